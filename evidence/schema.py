@@ -1,0 +1,259 @@
+"""Every table's columns and Arrow types, defined once.
+
+Parsers produce rows shaped like ``RECORD_FIELDS``; the store adds bookkeeping columns. Other
+modules build empty frames and coerce frames through `Table`, never by listing columns again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+_str = pa.string()
+_strs = pa.list_(pa.string())
+_ts = pa.timestamp("us", tz="UTC")
+
+ABSTRACT_SECTION = pa.struct([("label", _str), ("category", _str), ("text", _str)])
+MESH_HEADING = pa.struct(
+    [("descriptor", _str), ("ui", _str), ("major", pa.bool_()), ("qualifiers", _strs)]
+)
+
+# One row per PubMed article, as parsed from efetch XML, MEDLINE or a curated import.
+RECORD_FIELDS = pa.schema(
+    [
+        ("pmid", _str),
+        ("title", _str),
+        ("abstract", _str),
+        ("abstract_sections", pa.list_(ABSTRACT_SECTION)),
+        ("journal", _str),
+        ("journal_iso", _str),
+        ("volume", _str),
+        ("issue", _str),
+        ("pages", _str),
+        ("pub_year", pa.int32()),
+        ("pub_date", _str),  # ISO prefix: YYYY, YYYY-MM or YYYY-MM-DD
+        ("pub_date_text", _str),  # as printed, e.g. "2020 Jul-Aug"
+        ("epub_date", _str),
+        ("entrez_date", _str),
+        ("authors", _strs),  # "Family AB" or a collective name
+        ("doi", _str),
+        ("pmcid", _str),
+        ("languages", _strs),
+        ("publication_types", _strs),
+        ("mesh", pa.list_(MESH_HEADING)),
+        ("keywords", _strs),
+        ("citation_status", _str),  # MEDLINE, PubMed-not-MEDLINE, In-Process, Publisher, ...
+        ("retracted", pa.bool_()),
+        ("retraction_notices", _strs),  # PMIDs of RetractionIn notices
+        ("expression_of_concern", pa.bool_()),
+        ("concern_notices", _strs),
+        ("errata", _strs),  # PMIDs of ErratumIn notices
+        ("article_kind", _str),  # "journal" or "book"
+        ("source", _str),  # efetch, nbib, curated
+        ("content_hash", _str),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A named table: its Arrow schema and the key that makes a row unique."""
+
+    name: str
+    schema: pa.Schema
+    key: tuple[str, ...]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+    def empty(self) -> pd.DataFrame:
+        return self.schema.empty_table().to_pandas()
+
+    def to_arrow(self, df: pd.DataFrame) -> pa.Table:
+        """Coerce to this schema; a missing or extra column is an error naming it."""
+        missing = [c for c in self.columns if c not in df.columns]
+        extra = [c for c in df.columns if c not in self.columns]
+        if missing or extra:
+            raise ValueError(f"table {self.name!r}: missing columns {missing}, unexpected {extra}")
+        return pa.Table.from_pandas(df[self.columns], schema=self.schema, preserve_index=False)
+
+    def conform(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Round-trip through Arrow so dtypes are exactly what a stored table reads back as."""
+        return self.to_arrow(df).to_pandas()
+
+
+RECORDS = Table(
+    "records",
+    pa.schema(
+        list(RECORD_FIELDS)
+        + [
+            ("origin", _str),  # first source: efetch, nbib, curated
+            ("first_seen_run", _str),
+            ("last_seen_run", _str),
+            ("last_checked", _ts),
+        ]
+    ),
+    ("pmid",),
+)
+
+RECORD_CHANGES = Table(
+    "record_changes",
+    pa.schema(
+        [
+            ("run_id", _str),
+            ("pmid", _str),
+            ("changed_at", _ts),
+            ("fields", _strs),
+            ("summary", _str),
+            ("old_hash", _str),
+            ("new_hash", _str),
+        ]
+    ),
+    ("run_id", "pmid"),
+)
+
+TAGS = Table(
+    "tags",
+    pa.schema(
+        [
+            ("pmid", _str),
+            ("tag", _str),
+            ("kind", _str),  # topic, design, population, level, sample_size
+            ("origin", _str),  # mesh, publication_type, text_rule, curator
+            ("confidence", pa.float64()),
+            ("value", _str),  # e.g. the sample size, or the text that matched
+        ]
+    ),
+    ("pmid", "tag", "kind"),
+)
+
+CLAIMS = Table(
+    "claims",
+    pa.schema(
+        [
+            ("claim_id", _str),
+            ("statement", _str),
+            ("quote", _str),
+            ("topics", _strs),
+            ("query", _str),
+            ("content_file", _str),
+            ("quote_start", pa.int64()),
+            ("quote_end", pa.int64()),
+        ]
+    ),
+    ("claim_id",),
+)
+
+# Stances: supports, contradicts, mixed, background (curator vocabulary), plus unassessed and
+# irrelevant. stance_origin: curator, suggested, unassessed.
+LINKS = Table(
+    "links",
+    pa.schema(
+        [
+            ("claim_id", _str),
+            ("pmid", _str),
+            ("relevance", pa.float64()),
+            ("stance", _str),
+            ("stance_origin", _str),
+            ("stance_confidence", pa.float64()),
+            ("stance_evidence", _str),  # the sentence(s) behind a suggested stance
+            ("note", _str),
+            ("in_latest_query", pa.bool_()),
+            ("first_linked_run", _str),
+            ("updated_at", _ts),
+            ("updated_by", _str),
+        ]
+    ),
+    ("claim_id", "pmid"),
+)
+
+AUDIT = Table(
+    "audit",
+    pa.schema(
+        [
+            ("at", _ts),
+            ("actor", _str),
+            ("action", _str),
+            ("claim_id", _str),
+            ("pmid", _str),
+            ("before", _str),
+            ("after", _str),
+            ("note", _str),
+        ]
+    ),
+    (),
+)
+
+RUNS = Table(
+    "runs",
+    pa.schema(
+        [
+            ("run_id", _str),
+            ("started_at", _ts),
+            ("ended_at", _ts),
+            ("status", _str),  # running, success, failed, dry-run
+            ("mode", _str),  # incremental, full, offline
+            ("queries", _strs),
+            ("network_requests", pa.int64()),
+            ("cache_hits", pa.int64()),
+            ("new_records", pa.int64()),
+            ("updated_records", pa.int64()),
+            ("retracted_records", pa.int64()),
+            ("error", _str),
+            ("report_path", _str),
+        ]
+    ),
+    ("run_id",),
+)
+
+VERDICTS = Table(
+    "verdicts",
+    pa.schema(
+        [
+            ("run_id", _str),
+            ("claim_id", _str),
+            ("computed_at", _ts),
+            ("grade", _str),
+            ("score", pa.int64()),
+            ("rule", _str),
+            ("n_supports", pa.int64()),
+            ("n_contradicts", pa.int64()),
+            ("n_mixed", pa.int64()),
+            ("n_background", pa.int64()),
+            ("n_unassessed", pa.int64()),
+        ]
+    ),
+    ("run_id", "claim_id"),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (RECORDS, RECORD_CHANGES, TAGS, CLAIMS, LINKS, AUDIT, RUNS, VERDICTS)
+}
+
+CURATOR_STANCES = ("supports", "contradicts", "mixed", "background")
+STANCES = (*CURATOR_STANCES, "unassessed", "irrelevant")
+STANCE_ORIGINS = ("curator", "suggested", "unassessed")
+
+# Study designs, one vocabulary for curators, publication-type mapping and text rules alike.
+DESIGNS = (
+    "meta-analysis",
+    "systematic review",
+    "randomized controlled trial",
+    "non-randomized trial",
+    "cohort",
+    "case-control",
+    "cross-sectional",
+    "case series",
+    "case report",
+    "narrative review",
+    "guideline",
+    "qualitative",
+    "preclinical",
+    "healthy-volunteer experiment",
+    "other",
+)

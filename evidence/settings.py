@@ -1,0 +1,140 @@
+"""One frozen settings object with one precedence order.
+
+defaults < config file (TOML) < ``EVIDENCE_*`` environment variables < explicit overrides.
+The config file is ``$EVIDENCE_CONFIG`` if set, else ``<data_dir>/evidence.toml`` if present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_BASE_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+# NCBI documents retmax up to 10,000 for efetch of PubMed records from the history server.
+MAX_EFETCH_BATCH = 10_000
+REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that varies between deployments. Passed explicitly; never a module global."""
+
+    data_dir: Path = REPO_DATA_DIR
+    email: str = ""
+    api_key: str = ""
+    tool: str = "evidence-tracker"
+    base_url: str = DEFAULT_BASE_URL
+    offline: bool = False
+    esearch_expire_hours: float = 6.0
+    efetch_expire_days: float = 28.0
+    batch_size: int = 200
+    timeout: float = 30.0
+    max_retries: int = 5
+    backoff_factor: float = 0.5
+    backoff_max: float = 60.0
+    recheck_days: float = 7.0
+
+    @property
+    def requests_per_second(self) -> float:
+        """NCBI's documented ceiling: 3/s anonymous, 10/s with an API key."""
+        return 10.0 if self.api_key else 3.0
+
+    @property
+    def cache_path(self) -> Path:
+        return self.data_dir / "http_cache.sqlite"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    def validate(self) -> Settings:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError("base_url", f"must be an http(s) URL, got {self.base_url!r}")
+        if not 1 <= self.batch_size <= MAX_EFETCH_BATCH:
+            raise ConfigError("batch_size", f"must be between 1 and {MAX_EFETCH_BATCH}")
+        if self.email and "@" not in self.email:
+            raise ConfigError("email", f"{self.email!r} is not an e-mail address")
+        if not self.tool or any(c.isspace() for c in self.tool):
+            raise ConfigError("tool", "must be a non-empty string without spaces")
+        for name in ("esearch_expire_hours", "efetch_expire_days", "timeout", "recheck_days"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(name, "must be greater than 0")
+        if self.max_retries < 0:
+            raise ConfigError("max_retries", "must be 0 or more")
+        return self
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "Path":
+            return Path(value).expanduser()
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(f"expected true/false, got {value!r}")
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(name, str(exc)) from exc
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build validated settings from file, environment and overrides (None values ignored)."""
+    env = os.environ if env is None else env
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values: dict[str, Any] = {}
+
+    env_values = {
+        name: env[f"EVIDENCE_{name.upper()}"] for name in _FIELDS if f"EVIDENCE_{name.upper()}" in env
+    }
+    data_dir = Path(overrides.get("data_dir") or env_values.get("data_dir") or REPO_DATA_DIR)
+    if config_file is None and env.get("EVIDENCE_CONFIG"):
+        config_file = Path(env["EVIDENCE_CONFIG"])
+    if config_file is None and (data_dir / "evidence.toml").is_file():
+        config_file = data_dir / "evidence.toml"
+    if config_file is not None:
+        try:
+            file_values = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError("config_file", f"{config_file}: {exc}") from exc
+        file_values = file_values.get("evidence", file_values)
+        unknown = sorted(set(file_values) - set(_FIELDS))
+        if unknown:
+            raise ConfigError(
+                unknown[0], f"unknown key in {config_file}; valid keys: {', '.join(_FIELDS)}"
+            )
+        values.update(file_values)
+    values.update(env_values)
+    values.update(overrides)
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown setting; valid: {', '.join(_FIELDS)}")
+    return Settings(**{k: _coerce(k, v) for k, v in values.items()}).validate()
+
+
+def replace(settings: Settings, **changes: Any) -> Settings:
+    """A validated copy with some settings changed."""
+    return dataclasses.replace(settings, **changes).validate()
