@@ -17,6 +17,8 @@ _str = pa.string()
 _strs = pa.list_(pa.string())
 _ts = pa.timestamp("us", tz="UTC")
 
+_NULLABLE = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
+
 ABSTRACT_SECTION = pa.struct([("label", _str), ("category", _str), ("text", _str)])
 MESH_HEADING = pa.struct(
     [("descriptor", _str), ("ui", _str), ("major", pa.bool_()), ("qualifiers", _strs)]
@@ -72,7 +74,12 @@ class Table:
         return list(self.schema.names)
 
     def empty(self) -> pd.DataFrame:
-        return self.schema.empty_table().to_pandas()
+        return self.from_arrow(self.schema.empty_table())
+
+    @staticmethod
+    def from_arrow(table: pa.Table) -> pd.DataFrame:
+        """Arrow -> pandas with nullable integers, so a missing year stays <NA>, not a float."""
+        return table.to_pandas(types_mapper=_NULLABLE.get)
 
     def to_arrow(self, df: pd.DataFrame) -> pa.Table:
         """Coerce to this schema; a missing or extra column is an error naming it."""
@@ -84,7 +91,7 @@ class Table:
 
     def conform(self, df: pd.DataFrame) -> pd.DataFrame:
         """Round-trip through Arrow so dtypes are exactly what a stored table reads back as."""
-        return self.to_arrow(df).to_pandas()
+        return self.from_arrow(self.to_arrow(df))
 
 
 RECORDS = Table(

@@ -108,7 +108,9 @@ def load_settings(
     values: dict[str, Any] = {}
 
     env_values = {
-        name: env[f"EVIDENCE_{name.upper()}"] for name in _FIELDS if f"EVIDENCE_{name.upper()}" in env
+        name: env[f"EVIDENCE_{name.upper()}"]
+        for name in _FIELDS
+        if f"EVIDENCE_{name.upper()}" in env
     }
     data_dir = Path(overrides.get("data_dir") or env_values.get("data_dir") or REPO_DATA_DIR)
     if config_file is None and env.get("EVIDENCE_CONFIG"):

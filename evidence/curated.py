@@ -1,0 +1,341 @@
+"""Curator-judged evidence (JSONL or CSV) -> record, link and tag frames for the store.
+
+The embedded default set (``shared/corpus/curated_evidence.jsonl``) and an editor's own file go
+through this one reader, so both get the same validation: an unknown claim id, a malformed PMID, an
+unknown stance or design, or bad JSON fails with a `CuratedError` naming the file, line and field.
+The output is deterministic (sorted, hashed from content only, ``now`` passed in), so importing the
+same file twice gives identical frames and the store sees no change.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from .errors import ParseError
+from .records import content_hash, records_frame
+from .schema import CURATOR_STANCES, DESIGNS, LINKS, RECORD_FIELDS, TAGS
+
+UPDATED_BY = "curator import"
+CSV_REQUIRED = ("pmid", "claim", "stance", "note")
+CSV_OPTIONAL = ("doi", "title", "journal", "year", "authors", "design", "sample_size")
+_PMID = re.compile(r"^[0-9]{1,9}$")
+_PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "del", "della", "di", "du", "la"})
+_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class CuratedError(ParseError):
+    """A curated file failed validation; names the file, the line and the field."""
+
+    def __init__(self, path: Path | str, line: int | None, field: str, reason: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.field = field
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(where, f"field {field!r}: {reason}")
+
+
+class _Judgement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    claim: NonEmpty
+    stance: NonEmpty
+    why: str = ""
+
+
+class _Entry(BaseModel):
+    """One curated study as the corpus README describes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pmid: NonEmpty
+    doi: str = ""
+    title: str = ""
+    journal: str = ""
+    year: int | None = None
+    authors: list[str] = []
+    design: str = ""
+    sample_size: int | None = Field(default=None, ge=0)
+    population: str = ""
+    finding: str = ""
+    topics: list[str] = []
+    claims: list[_Judgement] = Field(min_length=1)
+    source_url: str = ""
+
+
+@dataclass(frozen=True)
+class CuratedSet:
+    """Frames for the store: ``records`` (RECORD_FIELDS), ``links`` (LINKS), ``tags`` (TAGS)."""
+
+    records: pd.DataFrame
+    links: pd.DataFrame
+    tags: pd.DataFrame
+
+
+def normalise_author(name: str) -> str:
+    """Write "Forename Surname" as "Surname FS"; keep "Surname Initials" and collective names.
+
+    PubMed lists authors as "Family AB"; curated pages showed either form, and matching authors
+    across sources needs one.
+    """
+    parts = name.split()
+    if len(parts) < 2:
+        return name.strip()
+    suffix = ""
+    if parts[-1].lower() in _SUFFIXES and len(parts) > 2:
+        suffix, parts = " " + parts[-1], parts[:-1]
+    last = parts[-1]
+    if last.isupper() and last.isalpha() and len(last) <= 4:
+        return " ".join(parts) + suffix  # already "Surname Initials"
+    family_start = len(parts) - 1
+    while family_start > 1 and parts[family_start - 1].lower() in _PARTICLES:
+        family_start -= 1
+    given = parts[:family_start]
+    initials = "".join(p[0].upper() for g in given for p in g.split("-") if p and p[0].isalpha())
+    return f"{' '.join(parts[family_start:])} {initials}{suffix}".strip()
+
+
+def _record_row(entry: _Entry) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for f in RECORD_FIELDS:
+        if pa.types.is_list(f.type):
+            row[f.name] = []
+        elif pa.types.is_boolean(f.type):
+            row[f.name] = False
+        elif pa.types.is_integer(f.type):
+            row[f.name] = None
+        else:
+            row[f.name] = ""
+    year = entry.year
+    row.update(
+        pmid=entry.pmid,
+        title=entry.title.strip(),
+        journal=entry.journal.strip(),
+        pub_year=year,
+        pub_date=f"{year:04d}" if year else "",
+        pub_date_text=str(year) if year else "",
+        authors=[normalise_author(a) for a in entry.authors if a.strip()],
+        doi=entry.doi.strip(),
+        article_kind="journal",
+        source="curated",
+    )
+    row["content_hash"] = content_hash(row)
+    return row
+
+
+def _note(why: str, entry: _Entry) -> str:
+    parts = [why.strip()]
+    if entry.finding.strip():
+        parts.append(f"Finding: {entry.finding.strip()}")
+    if entry.population.strip():
+        parts.append(f"Population: {entry.population.strip()}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def _check(
+    path: Path, line: int, entry: _Entry, claim_ids: set[str], topics: set[str] | None
+) -> None:
+    if not _PMID.match(entry.pmid):
+        raise CuratedError(path, line, "pmid", f"malformed PMID {entry.pmid!r} (1-9 digits)")
+    if entry.design and entry.design not in DESIGNS:
+        raise CuratedError(path, line, "design", f"unknown design {entry.design!r}")
+    if topics is not None:
+        for t in entry.topics:
+            if t not in topics:
+                known = ", ".join(sorted(topics))
+                raise CuratedError(path, line, "topics", f"unknown topic {t!r} (known: {known})")
+    seen: set[str] = set()
+    for j in entry.claims:
+        if j.claim not in claim_ids:
+            raise CuratedError(path, line, "claim", f"unknown claim id {j.claim!r}")
+        if j.stance not in CURATOR_STANCES:
+            choices = ", ".join(CURATOR_STANCES)
+            raise CuratedError(path, line, "stance", f"unknown stance {j.stance!r} ({choices})")
+        if j.claim in seen:
+            raise CuratedError(path, line, "claim", f"claim {j.claim} judged twice")
+        seen.add(j.claim)
+
+
+def _validation_error(path: Path, line: int, error: ValidationError) -> CuratedError:
+    first = error.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(line)"
+    reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    return CuratedError(path, line, field, reason)
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, _Entry]]:
+    entries = []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CuratedError(path, line_no, "(json)", f"bad JSON: {e.msg}") from e
+            if isinstance(data, dict) and isinstance(data.get("pmid"), int):
+                data["pmid"] = str(data["pmid"])
+            try:
+                entries.append((line_no, _Entry.model_validate(data)))
+            except ValidationError as e:
+                raise _validation_error(path, line_no, e) from e
+    return entries
+
+
+def _csv_int(path: Path, line: int, field: str, value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError as e:
+        raise CuratedError(path, line, field, f"not a whole number: {value!r}") from e
+
+
+def _read_csv(path: Path) -> list[tuple[int, _Entry]]:
+    """One CSV row per (PMID, claim); rows of one PMID merge into one entry."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in CSV_REQUIRED if c not in header]
+        if missing:
+            raise CuratedError(path, 1, missing[0], f"missing column(s) {missing}")
+        unknown = [c for c in header if c not in CSV_REQUIRED + CSV_OPTIONAL]
+        if unknown:
+            raise CuratedError(path, 1, unknown[0], f"unknown column(s) {unknown}")
+        reader.fieldnames = header
+        merged: dict[str, tuple[int, dict[str, Any]]] = {}
+        for row in reader:
+            line = reader.line_num
+            values = {k: (v or "").strip() for k, v in row.items() if k is not None}
+            pmid = values["pmid"]
+            bib = {
+                "pmid": pmid,
+                "doi": values.get("doi", ""),
+                "title": values.get("title", ""),
+                "journal": values.get("journal", ""),
+                "year": _csv_int(path, line, "year", values.get("year", "")),
+                "authors": [a.strip() for a in values.get("authors", "").split(";") if a.strip()],
+                "design": values.get("design", ""),
+                "sample_size": _csv_int(path, line, "sample_size", values.get("sample_size", "")),
+            }
+            judgement = {
+                "claim": values["claim"],
+                "stance": values["stance"],
+                "why": values["note"],
+            }
+            if pmid not in merged:
+                merged[pmid] = (line, {**bib, "claims": [judgement]})
+                continue
+            first_line, data = merged[pmid]
+            for key, value in bib.items():
+                if value and data[key] and value != data[key]:
+                    raise CuratedError(
+                        path, line, key, f"differs from line {first_line} for PMID {pmid}"
+                    )
+                if value and not data[key]:
+                    data[key] = value
+            data["claims"].append(judgement)
+    entries = []
+    for line, data in merged.values():
+        try:
+            entries.append((line, _Entry.model_validate(data)))
+        except ValidationError as e:
+            raise _validation_error(path, line, e) from e
+    return entries
+
+
+def read_curated(
+    path: Path,
+    claim_ids: set[str],
+    now: pd.Timestamp | None = None,
+    topics: set[str] | None = None,
+    run_id: str = "",
+) -> CuratedSet:
+    """Read and validate a curated JSONL or CSV file against the registry's claim ids.
+
+    ``now`` stamps ``links.updated_at`` (None leaves it empty), so repeated imports can be made
+    byte-identical; ``topics`` (the registry's topic keys) is checked when given.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".csv"):
+        raise CuratedError(path, None, "(file)", "expected a .jsonl or .csv file")
+    try:
+        entries = _read_jsonl(path) if suffix == ".jsonl" else _read_csv(path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise CuratedError(path, None, "(file)", f"cannot read: {e}") from e
+    first_line: dict[str, int] = {}
+    for line, entry in entries:
+        _check(path, line, entry, claim_ids, topics)
+        if entry.pmid in first_line:
+            raise CuratedError(
+                path, line, "pmid", f"PMID {entry.pmid} already on line {first_line[entry.pmid]}"
+            )
+        first_line[entry.pmid] = line
+    return curated_frames([e for _, e in entries], now=now, run_id=run_id)
+
+
+def curated_frames(
+    entries: Iterable[_Entry], now: pd.Timestamp | None = None, run_id: str = ""
+) -> CuratedSet:
+    """Validated entries -> the three frames, sorted so equal input gives equal frames."""
+    entries = sorted(entries, key=lambda e: int(e.pmid))
+    updated_at = pd.Timestamp(now).tz_convert("UTC") if now is not None else None
+    links, tags = [], []
+    for e in entries:
+        for j in e.claims:
+            links.append(
+                {
+                    "claim_id": j.claim,
+                    "pmid": e.pmid,
+                    "relevance": math.nan,
+                    "stance": j.stance,
+                    "stance_origin": "curator",
+                    "stance_confidence": 1.0,
+                    "stance_evidence": e.finding.strip(),
+                    "note": _note(j.why, e),
+                    "in_latest_query": False,
+                    "first_linked_run": run_id,
+                    "updated_at": updated_at,
+                    "updated_by": UPDATED_BY,
+                }
+            )
+        curator = {"pmid": e.pmid, "origin": "curator", "confidence": 1.0}
+        if e.design:
+            tags.append({**curator, "tag": e.design, "kind": "design", "value": e.design})
+        if e.sample_size is not None:
+            tags.append(
+                {
+                    **curator,
+                    "tag": "sample_size",
+                    "kind": "sample_size",
+                    "value": str(e.sample_size),
+                }
+            )
+        for topic in sorted(set(e.topics)):
+            tags.append({**curator, "tag": topic, "kind": "topic", "value": ""})
+    links_df = pd.DataFrame(links, columns=LINKS.columns) if links else LINKS.empty()
+    links_df = links_df.sort_values(["claim_id", "pmid"], key=_natural).reset_index(drop=True)
+    tags_df = pd.DataFrame(tags, columns=TAGS.columns) if tags else TAGS.empty()
+    return CuratedSet(
+        records=records_frame(_record_row(e) for e in entries),
+        links=LINKS.conform(links_df),
+        tags=TAGS.conform(tags_df),
+    )
+
+
+def _natural(column: pd.Series) -> pd.Series:
+    """Sort PMIDs numerically (as PubMed does) and claim ids as text."""
+    return column.astype(int) if column.name == "pmid" else column
