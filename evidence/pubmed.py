@@ -38,6 +38,7 @@ from .errors import FetchError, OfflineMiss
 from .settings import Settings
 
 MAX_RETRY_AFTER = 300.0
+MAX_ESEARCH_IDS = 10_000  # esearch will not page past this for PubMed
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # NCBI asks for POST (epost) when an ID list would make a long URL; stay well under 2,048 chars.
 MAX_GET_ID_CHARS = 1_800
@@ -164,7 +165,10 @@ class PoliteAdapter(HTTPAdapter):
                 raise TransientError(f"HTTP {response.status_code}", _retry_after(response))
             content = response.content  # reads the body; a short read raises here
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+            # urllib3 wraps the cause (refused, reset, timed out) in a message that repeats the
+            # whole URL; the request is named once, by FetchError.
+            cause = getattr(exc.args[0], "reason", None) if exc.args else None
+            raise TransientError(f"{type(exc).__name__}: {cause or exc}") from exc
         except requests.exceptions.ChunkedEncodingError as exc:
             raise TransientError(f"truncated body: {exc}") from exc
         if response.status_code != 200:
@@ -310,18 +314,30 @@ class PubMed:
         return parse_esearch(body)
 
     def search_ids(self, term: str, page_size: int = 10_000, **window: Any) -> SearchResult:
-        """All PMIDs of a search, paging with retstart; keeps the first page's history keys."""
-        first = self.esearch(term, retmax=page_size, **window)
+        """PMIDs of a search, paging with retstart; keeps the first page's history keys.
+
+        PubMed's esearch serves only the first 10,000 PMIDs of a result; beyond that the
+        result's ``count`` tells how many there are and a warning says the list is cut.
+        """
+        first = self.esearch(term, retmax=min(page_size, MAX_ESEARCH_IDS), **window)
         ids = list(first.ids)
-        while len(ids) < first.count:
+        limit = min(first.count, MAX_ESEARCH_IDS)
+        warnings = list(first.warnings)
+        if first.count > MAX_ESEARCH_IDS:
+            warnings.append(
+                f"truncated: PubMed serves the first {MAX_ESEARCH_IDS:,} of {first.count:,} "
+                "PMIDs; narrow the query or the date window"
+            )
+        while len(ids) < limit:
             page = self.esearch(
                 term, retstart=len(ids), retmax=page_size, usehistory=False, **window
             )
             if not page.ids:
                 break
             ids.extend(page.ids)
+        ids = ids[:limit]
         return SearchResult(
-            first.count, ids, first.webenv, first.query_key, first.query_translation, first.warnings
+            first.count, ids, first.webenv, first.query_key, first.query_translation, warnings
         )
 
     def epost(self, pmids: Sequence[Pmid]) -> tuple[str, str]:

@@ -106,6 +106,13 @@ def test_paging__search_ids_collects_every_page(server, index, tmp_path):
     assert [c.params["retstart"] for c in server.calls("esearch")] == ["0", "3", "6"]
 
 
+def test_paging_stops_where_pubmed_stops_serving(server, index, tmp_path, monkeypatch):
+    monkeypatch.setattr("evidence.pubmed.MAX_ESEARCH_IDS", 4)
+    result = PubMed(settings_for(server, tmp_path)).search_ids(TERM, page_size=3)
+    assert result.count == len(index.articles) and result.ids == sorted(index.articles)[:4]
+    assert any("truncated" in w for w in result.warnings)
+
+
 def test_retry_after_429__waits_then_succeeds(server, index, tmp_path):
     server.faults.append(Fault(429, b'{"error":"API rate limit exceeded"}', {"Retry-After": "1"}))
     client = PubMed(settings_for(server, tmp_path))

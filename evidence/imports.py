@@ -1,0 +1,57 @@
+"""An editor's file into the store: curated JSONL/CSV or a PubMed .nbib export, one path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .claims import claims_frame
+from .curated import read_curated
+from .errors import ParseError
+from .pipeline import Batch, apply_batch, registry_for, run_row
+from .records import parse_medline, records_frame
+from .settings import Settings
+from .store import Snapshot, Store
+
+NBIB_SUFFIXES = (".nbib", ".txt", ".medline")
+
+
+def import_file(settings: Settings, path: Path, actor: str) -> str:
+    """Validate ``path`` fully, then fold it into the store in one commit; returns a summary."""
+    if not path.is_file():
+        raise ParseError(str(path), "no such file")
+    registry = registry_for(settings.data_dir)
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    run_id = f"import-{now:%Y%m%dT%H%M%SZ}"
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".csv"):
+        curated = read_curated(path, set(registry.claim_ids), now=now, run_id=run_id)
+        batch = Batch(records=curated.records, links=curated.links, curator_tags=curated.tags)
+        mode = "curated import"
+    elif suffix in NBIB_SUFFIXES:
+        batch = Batch(records=records_frame(parse_medline(path)))
+        mode = "nbib import"
+    else:
+        raise ParseError(str(path), "expected .jsonl, .csv (curated) or .nbib/.txt (PubMed format)")
+    batch.topic_queries = {k: t.query for k, t in registry.topics.items()}
+    batch.claims = claims_frame(registry)
+    exists = (settings.store_dir / "manifest.json").exists()
+    store = Store.open(settings.store_dir) if exists else Store.create(settings.store_dir)
+    counts: dict[str, int] = {}
+
+    def change(snap: Snapshot) -> dict[str, pd.DataFrame]:
+        frames = apply_batch(snap, batch, run_id, now)
+        counts["new"] = len(set(frames["records"]["pmid"]) - set(snap["records"]["pmid"]))
+        counts["links"] = len(frames["links"]) - len(snap["links"])
+        frames["runs"] = pd.concat(
+            [snap["runs"], run_row(run_id, now, now, mode=mode, new_records=counts["new"])],
+            ignore_index=True,
+        )
+        return frames
+
+    version = store.update(change, actor=actor)
+    return (
+        f"imported {len(batch.records)} records from {path} ({counts['new']} new, "
+        f"{counts['links']} new links); store version {version}"
+    )
