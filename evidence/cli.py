@@ -48,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build-default", help="build the store from the embedded curated evidence")
     b.add_argument("--data-dir", type=Path, dest="sub_data_dir", help=argparse.SUPPRESS)
 
+    v = sub.add_parser("verdicts", help="print claim -> verdict -> deciding PMIDs")
+    v.add_argument("--why", action="store_true", help="also print each verdict's explanation")
+    v.add_argument("--data-dir", type=Path, dest="sub_data_dir", help=argparse.SUPPRESS)
+
     i = sub.add_parser("import", help="import curated evidence (.jsonl/.csv) or a PubMed .nbib")
     i.add_argument("file", type=Path)
     i.add_argument("--data-dir", type=Path, dest="sub_data_dir", help=argparse.SUPPRESS)
@@ -72,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             store = build_default_store(settings.data_dir, settings.store_dir)
             print(f"default store ready at {store.root} (version {store.version})")
             return 0
+        if args.command == "verdicts":
+            return _verdicts(settings, args.why)
         if args.command == "import":
             from .imports import import_file
 
@@ -84,6 +90,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evidence: failed: {exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def _verdicts(settings, why: bool) -> int:
+    from .store import Store
+    from .verdict import grade_claims
+
+    snap = Store.open(settings.store_dir).snapshot()
+    verdicts = grade_claims(snap["claims"], snap["links"], snap["records"], snap["tags"])
+    print(f"{'claim':<6} {'verdict':<16} {'score':>5}  deciding studies (PMID design/level stance)")
+    for v in verdicts.values():
+        deciding = ", ".join(
+            f"{d.pmid} {d.design}/L{d.effective_level} {d.stance}"
+            + (" (suggested)" if d.stance_origin == "suggested" else "")
+            for d in v.deciding
+        )
+        flag = f"  RETRACTED cited: {', '.join(v.cites_retracted)}" if v.cites_retracted else ""
+        print(f"{v.claim_id:<6} {v.grade:<16} {v.score:>5}  {deciding or '-'}{flag}")
+        if why:
+            print(f"{'':<6} why: {v.why}")
+    return 0
 
 
 def _refresh(settings, args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import pandas as pd
 from .claims import claims_frame
 from .curated import read_curated
 from .errors import ParseError
-from .pipeline import Batch, apply_batch, registry_for, run_row
+from .pipeline import Batch, apply_batch, registry_for, run_row, without_unchanged
 from .records import parse_medline, records_frame
 from .settings import Settings
 from .store import Snapshot, Store
@@ -41,7 +41,11 @@ def import_file(settings: Settings, path: Path, actor: str) -> str:
     counts: dict[str, int] = {}
 
     def change(snap: Snapshot) -> dict[str, pd.DataFrame]:
-        frames = apply_batch(snap, batch, run_id, now)
+        todo = without_unchanged(batch, snap)
+        counts["new"] = counts["links"] = 0
+        if not (len(todo.records) or len(todo.links) or len(todo.curator_tags)):
+            return {}  # nothing new: importing the same file twice changes nothing
+        frames = apply_batch(snap, todo, run_id, now)
         counts["new"] = len(set(frames["records"]["pmid"]) - set(snap["records"]["pmid"]))
         counts["links"] = len(frames["links"]) - len(snap["links"])
         frames["runs"] = pd.concat(

@@ -10,7 +10,7 @@ curator's edit committed while a refresh was fetching is merged, never overwritt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -86,6 +86,28 @@ def suggest_unassessed(
         out.at[i, "updated_at"] = now
         out.at[i, "updated_by"] = f"suggester ({s.method})"
     return LINKS.conform(out)
+
+
+def without_unchanged(batch: Batch, snap: Snapshot) -> Batch:
+    """Drop records and links the store already holds verbatim, so a re-import is a no-op."""
+    records = batch.records
+    if len(records):
+        stored = snap["records"].set_index("pmid")["content_hash"]
+        same = records["content_hash"].to_numpy() == stored.reindex(records["pmid"]).to_numpy()
+        records = records[~same]
+    links = batch.links
+    if len(links):
+        cols = ["claim_id", "pmid", "stance", "stance_origin", "note", "stance_evidence"]
+        known = snap["links"][cols].astype(object).fillna("")
+        seen = set(map(tuple, known.to_numpy()))
+        rows = links[cols].astype(object).fillna("").to_numpy()
+        links = links[[tuple(r) not in seen for r in rows]]
+    tags = batch.curator_tags
+    if len(tags):
+        cols = list(TAGS.columns)
+        seen = set(map(tuple, snap["tags"][cols].astype(object).fillna("").to_numpy()))
+        tags = tags[[tuple(r) not in seen for r in tags[cols].astype(object).fillna("").to_numpy()]]
+    return replace(batch, records=records, links=links, curator_tags=tags)
 
 
 def apply_batch(

@@ -12,8 +12,8 @@ import pytest
 from filelock import FileLock
 from lxml import etree
 
-from evidence.cli import main
 from evidence.claims import load_claims
+from evidence.cli import main
 from evidence.refresh import plan_queries
 from evidence.store import Store
 from tests.fake_eutils import FakeEutils, PubMedIndex, articles_from
@@ -138,7 +138,9 @@ def test_changed_record_is_detected_and_curated_link_survives(world, data_dir, m
     t = tables(data_dir)
     assert t["records"].set_index("pmid").at[CURATED_FIXTURE_PMID, "retracted"]
     change = t["record_changes"]
-    change = change[change["pmid"].eq(CURATED_FIXTURE_PMID) & change["fields"].map(lambda f: "retracted" in f)]
+    change = change[
+        change["pmid"].eq(CURATED_FIXTURE_PMID) & change["fields"].map(lambda f: "retracted" in f)
+    ]
     assert len(change) == 1
     report = latest_report(data_dir)
     alert = next(a for a in report["alerts"] if a["pmid"] == CURATED_FIXTURE_PMID)
