@@ -35,11 +35,11 @@ MONTHS = {
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
     )
 }
-_WS = re.compile(r"\s+")
 _YEAR = re.compile(r"\b(1[89]\d\d|2\d\d\d)\b")
 _MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
 
 
+_NEEDS_SQUASH = re.compile(r"\s\s|[^\S ]")  # a run of whitespace, or any but a plain space
 MATHML = "{http://www.w3.org/1998/Math/MathML}math"
 
 
@@ -52,7 +52,7 @@ def _text(el: etree._Element | None) -> str:
     if el is None:
         return ""
     if len(el) == 0:
-        return " ".join((el.text or "").split())
+        return _squash(el.text or "")
     for math in list(el.iter(MATHML)):
         compact = "".join(t.strip() for t in math.itertext())
         parent = math.getparent()
@@ -65,7 +65,14 @@ def _text(el: etree._Element | None) -> str:
         else:
             parent.text = (parent.text or "") + joined
         parent.remove(math)
-    return " ".join("".join(el.itertext()).split())
+    return _squash("".join(el.itertext()))
+
+
+def _squash(text: str) -> str:
+    """Collapse runs of whitespace; most PubMed text has none, so look before splitting."""
+    if _NEEDS_SQUASH.search(text):
+        return " ".join(text.split())
+    return text.strip()
 
 
 def _month(value: str | None) -> int | None:
@@ -104,22 +111,11 @@ def _date_el(el: etree._Element | None) -> str:
     return _iso(el.findtext("Year"), _month(el.findtext("Month")), el.findtext("Day"))
 
 
-def _canonical(value: Any) -> Any:
-    """Same content, same repr: arrays become lists, dict keys sorted, missing becomes None."""
-    if isinstance(value, dict):
-        return sorted((k, _canonical(v)) for k, v in value.items())
-    if isinstance(value, list | tuple) or hasattr(value, "tolist"):
-        items = value.tolist() if hasattr(value, "tolist") else value
-        return [_canonical(v) for v in items]
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    return value
-
-
 def content_hash(row: Row) -> str:
     """Stable hash of a record's content, for change detection between fetches."""
-    # repr of plain str/int/bool/list/dict values is deterministic and ~3x cheaper than JSON.
-    blob = repr([_canonical(row.get(k)) for k in _HASHED])
+    # Rows are built by this package's parsers from plain str/int/bool/list/dict values in a
+    # fixed key order, so their repr is deterministic and ~3x cheaper to make than JSON.
+    blob = repr([row.get(k) for k in _HASHED])
     return hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -426,8 +422,8 @@ def medline_row(record: dict[str, Any], source: str = "nbib") -> Row:
     """One ``Bio.Medline`` record -> a row of the same shape as the XML parse."""
     row = _empty_row(source)
     row["pmid"] = str(record.get("PMID", "")).strip()
-    row["title"] = _WS.sub(" ", record.get("TI", "") or record.get("BTI", "")).strip()
-    row["abstract"] = _WS.sub(" ", record.get("AB", "")).strip()
+    row["title"] = _squash(record.get("TI", "") or record.get("BTI", ""))
+    row["abstract"] = _squash(record.get("AB", ""))
     if row["abstract"]:
         row["abstract_sections"] = [{"label": "", "category": "", "text": row["abstract"]}]
     row["journal"] = record.get("JT", "")
