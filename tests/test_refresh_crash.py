@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from evidence.claims import load_claims
 from evidence.pipeline import build_default_store
 from evidence.refresh import plan_queries
