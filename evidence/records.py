@@ -484,8 +484,13 @@ def parse_medline(source: str | Path | IO[str], source_name: str = "nbib") -> It
 
 
 def records_frame(rows: Iterable[Row]) -> pd.DataFrame:
-    """Rows -> a DataFrame with exactly the record columns and dtypes, last PMID wins."""
-    frame = pd.DataFrame(list(rows), columns=RECORD_FIELDS.names)
+    """Rows -> a DataFrame with exactly the record columns and dtypes, last PMID wins.
+
+    A field a row leaves out gets its empty value (``""``, ``[]``, False), as the parsers give.
+    """
+    frame = pd.DataFrame(
+        [{**_empty_row(r.get("source", "")), **r} for r in rows], columns=RECORD_FIELDS.names
+    )
     if frame.empty:
         return RECORD_ROWS.empty()
     frame = frame.drop_duplicates("pmid", keep="last")
