@@ -43,6 +43,23 @@ def esc(text: object) -> str:
     return "".join(_ENTITIES.get(c, c) for c in raw).replace("\n", "<br>")
 
 
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
+
+
+def esc_prose(text: object) -> str:
+    """Like `esc`, but a Markdown heading line ("## Title") shows as a heading, not as "##"."""
+    lines = []
+    for line in ("" if text is None else str(text)).split("\n"):
+        m = _HEADING.match(line)
+        if m:
+            size = {1: 1.6, 2: 1.3}.get(len(m.group(1)), 1.1)
+            line = f'<strong style="font-size:{size}em">{esc(m.group(2))}</strong>'
+        else:
+            line = esc(line)
+        lines.append(line)
+    return "<br>".join(lines)
+
+
 def md_label(text: object) -> str:
     """``text`` for a Markdown label (expander, caption), every special character escaped."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text or "").split()))

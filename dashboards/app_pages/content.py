@@ -27,7 +27,7 @@ except EvidenceError as e:
 parts = []
 for text, claim_id, grade in segments:
     if claim_id is None:
-        parts.append(ui.esc(text))
+        parts.append(ui.esc_prose(text))
         continue
     tint = views.GRADE_TINTS.get(grade or "", "#eee")
     colour = views.GRADE_COLOURS.get(grade or "", "#888")
