@@ -18,44 +18,28 @@ from functools import lru_cache
 
 import pysbd
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
 
 # NegEx-style pre-triggers: they negate a cue that follows within _NEG_WINDOW tokens.
-_NEG_TRIGGERS = frozenset(
+_NEG_TRIGGERS = _words(
     "not no never none neither nor without cannot can't didn't doesn't don't isn't wasn't aren't "
     "weren't won't wouldn't couldn't shouldn't hasn't haven't hadn't lack lacks lacking absence "
-    "absent fail fails failed unable myth false hoax unproven unsubstantiated".split()
+    "absent fail fails failed unable myth false hoax unproven unsubstantiated"
 )
-_NEG_PHRASES = (
-    "no evidence",
-    "no significant",
-    "no difference",
-    "no effect",
-    "no benefit",
-    "no association",
-    "no clear",
-    "did not",
-    "does not",
-    "do not",
-    "was not",
-    "were not",
-    "is not",
-    "are not",
-    "not associated",
-    "not significantly",
-    "failed to",
-    "no longer",
-    "there is no",
-    "there was no",
-    "has not been",
-    "have not been",
-)
+# Null-result phrases counted once more on top of their trigger: they are the strongest cue.
+_NULL_PHRASES = ("no evidence", "no significant", "no difference", "no benefit")
 # Tokens that end a negation's scope (NegEx termination terms).
-_NEG_STOP = frozenset("but however although though whereas yet except while".split())
+_NEG_STOP = _words("but however although though whereas yet except while")
 _NEG_WINDOW = 6
+_HEDGES_TO_MUTE = 3  # a sentence hedged this often is read as stating no finding
 
 # Findings that state an effect or an association (the claim's "it does X").
-_FINDING = frozenset(
+_FINDING = _words(
     "effective efficacy efficacious improve improves improved improvement improving reduce reduces "
     "reduced reduction reducing decrease decreases decreased increase increases increased "
     "increasing prevent prevents prevented prevention protect protects protective protection "
@@ -64,29 +48,29 @@ _FINDING = frozenset(
     "inhibit inhibits inhibited inhibition kill kills killed inactivate inactivated inactivation "
     "spread spreads transmit transmitted transmission survive survives safe safety harmful "
     "worsen worsens worsened worse better superior significant significantly elevated promote "
-    "promotes enhance enhances enhanced boost boosts help helps".split()
+    "promotes enhance enhances enhanced boost boosts help helps"
 )
 # Findings that are null or negative by themselves (no trigger needed).
-_NULL_FINDING = frozenset(
+_NULL_FINDING = _words(
     "ineffective inefficacious unsafe unrelated unlikely insufficient inconclusive "
-    "nonsignificant non-significant ineffectual useless unfounded disproved refuted".split()
+    "nonsignificant non-significant ineffectual useless unfounded disproved refuted"
 )
 # Direction of an effect, compared between claim and sentence.
-_UP = frozenset(
+_UP = _words(
     "increase increases increased increasing raise raises raised higher more elevated elevate "
     "enhance enhances enhanced boost boosts promote promotes worsen worsens worsened worse "
-    "greater exacerbate exacerbates aggravate aggravates".split()
+    "greater exacerbate exacerbates aggravate aggravates"
 )
-_DOWN = frozenset(
+_DOWN = _words(
     "decrease decreases decreased decreasing reduce reduces reduced reducing reduction lower "
     "lowers lowered less fewer diminish diminishes diminished inhibit inhibits inhibited "
     "prevent prevents prevented alleviate alleviates attenuate attenuates suppress suppresses "
-    "kill kills killed inactivate inactivates inactivated".split()
+    "kill kills killed inactivate inactivates inactivated"
 )
-_HEDGES = frozenset(
+_HEDGES = _words(
     "may might could possibly possible potentially potential perhaps suggest suggests suggested "
     "suggesting appear appears appeared seem seems likely unclear unknown hypothesize hypothesise "
-    "speculate plausible warrant warranted preliminary remain remains uncertain".split()
+    "speculate plausible warrant warranted preliminary remain remains uncertain"
 )
 _HEDGE_PHRASES = (
     "further studies",
@@ -122,7 +106,7 @@ _CONCLUSION_MARKERS = (
     "our data",
     "these data",
 )
-_STOPWORDS = frozenset(
+_STOPWORDS = _words(
     "a an the of and or in on at to for from by with as is are was were be been being it its this "
     "that these those there their they them we our you your he she his her i me my can could may "
     "might will would should shall do does did done has have had not no yes than then so such "
@@ -130,7 +114,7 @@ _STOPWORDS = frozenset(
     "each other which who whom whose what when where why how if but however while because due "
     "per via vs via et al e g i e up out new one two use used using covid covid-19 19 sars cov "
     "sars-cov-2 coronavirus coronaviruses virus viral disease patients patient people study "
-    "studies 2019-ncov ncov pandemic".split()
+    "studies 2019-ncov ncov pandemic"
 )
 
 
@@ -216,7 +200,7 @@ def read_polarity(toks: Sequence[str], text: str) -> tuple[int, int, int]:
                 up += sign
             elif tok in _DOWN:
                 down += sign
-    negated += _has_phrase(text, ("no evidence", "no significant", "no difference", "no benefit"))
+    negated += _has_phrase(text, _NULL_PHRASES)
     direction = (up > down) - (down > up)
     return findings, negated, direction
 
@@ -244,12 +228,14 @@ def sentence_score(claim_sign: int, claim_dir: int, cues: SentenceCues) -> float
     """Signed evidence of one sentence: > 0 agrees with the claim, < 0 disagrees."""
     if cues.findings == 0 and cues.negated == 0:
         return 0.0
+    if cues.hedges >= _HEDGES_TO_MUTE:
+        return 0.0  # "may possibly ..., further studies are needed" asserts nothing yet
     polarity = (cues.findings > cues.negated) - (cues.negated > cues.findings)
     if polarity == 0:
         polarity = -1 if cues.negated else 0
     if claim_dir and cues.direction and polarity > 0:
         polarity = 1 if claim_dir == cues.direction else -1
-    weight = cues.relevance * (1.5 if cues.conclusion else 1.0) / (1.0 + 0.5 * cues.hedges)
+    weight = cues.relevance * (1.5 if cues.conclusion else 1.0) / (1.0 + 0.25 * cues.hedges**2)
     return claim_sign * polarity * weight
 
 
