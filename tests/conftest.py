@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,17 @@ def eutils_dir() -> Path:
 @pytest.fixture
 def medline_dir() -> Path:
     return shared_path("fixtures", "medline")
+
+
+def copy_default_data(target: Path) -> Path:
+    """A data folder holding the repo's claims, posts and curated corpus (no store yet)."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "data/claims.yaml", target / "claims.yaml")
+    shutil.copytree(REPO / "data/content", target / "content")
+    shutil.copytree(REPO / "data/corpus", target / "corpus")
+    return target
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    return copy_default_data(tmp_path / "data")

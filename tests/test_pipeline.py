@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pandas as pd
-import pytest
 
 from evidence.cli import main
 from evidence.pipeline import build_default_store
 from evidence.store import Store
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    d = tmp_path / "data"
-    d.mkdir()
-    shutil.copy(REPO / "data/claims.yaml", d / "claims.yaml")
-    shutil.copytree(REPO / "data/content", d / "content")
-    shutil.copytree(REPO / "data/corpus", d / "corpus")
-    return d
 
 
 def frames(store: Store) -> dict[str, pd.DataFrame]:

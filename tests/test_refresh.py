@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -18,18 +17,7 @@ from evidence.refresh import plan_queries
 from evidence.store import Store
 from tests.fake_eutils import FakeEutils, PubMedIndex, articles_from
 
-REPO = Path(__file__).resolve().parent.parent
 CURATED_FIXTURE_PMID = "27797938"  # a real fixture record (pubmed4.xml) given a curated link
-
-
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    d = tmp_path / "data"
-    d.mkdir()
-    shutil.copy(REPO / "data/claims.yaml", d / "claims.yaml")
-    shutil.copytree(REPO / "data/content", d / "content")
-    shutil.copytree(REPO / "data/corpus", d / "corpus")
-    return d
 
 
 @pytest.fixture

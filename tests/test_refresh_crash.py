@@ -20,9 +20,9 @@ from evidence.claims import load_claims
 from evidence.pipeline import build_default_store
 from evidence.refresh import plan_queries
 from evidence.store import Store
+from tests.conftest import copy_default_data
 from tests.fake_eutils import FakeEutils, PubMedIndex, articles_from
 
-REPO = Path(__file__).resolve().parent.parent
 KILLS = 6
 
 
@@ -35,11 +35,7 @@ def _state(store_dir: Path) -> tuple[int, int, int, bool]:
 def test_refresh_killed_at_random_moments_leaves_old_or_new_state(tmp_path, eutils_dir):
     seed = int(os.environ.get("EVIDENCE_CRASH_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
-    template = tmp_path / "template"
-    template.mkdir()
-    shutil.copy(REPO / "data/claims.yaml", template / "claims.yaml")
-    shutil.copytree(REPO / "data/content", template / "content")
-    shutil.copytree(REPO / "data/corpus", template / "corpus")
+    template = copy_default_data(tmp_path / "template")
     build_default_store(template)
     old = _state(template / "store")
 
