@@ -8,6 +8,11 @@ PubMed-not-MEDLINE records the publication types are not (yet) an indexer's judg
 "Observational Study" does not say which kind, so cohort, case-control and cross-sectional all
 agree with it. The fixture records are few and off-topic: n is reported.
 
+A second, larger check on the clinic's own topic: the 67 curated records (data/corpus) carry a
+curator's design read from the abstract but only the title is stored, so the text rules see the
+title alone. Reported: how often a title lets the rules name a design at all (coverage), and how
+often that design is the curator's (precision).
+
 Run: /work/venv/bin/python benchmarks/tagging.py
 """
 
@@ -20,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from evidence.curated import read_curated  # noqa: E402
 from evidence.tagging import design_from_publication_types, design_from_text  # noqa: E402
 from tests.conftest import SHARED  # noqa: E402
 from tests.fixture_records import pubmed_fixture_records  # noqa: E402
@@ -58,6 +64,33 @@ def main() -> None:
     for t, p, pmid in pairs:
         if t != p:
             print(f"  PMID {pmid}: publication types say {t!r}, text rules say {p!r}")
+    curated_titles()
+
+
+def curated_titles() -> None:
+    corpus = read_curated(
+        REPO / "data/corpus/curated_evidence.jsonl", {f"C{i:02d}" for i in range(1, 18)}
+    )
+    truth = curated_designs(corpus.tags)
+    fired = []
+    for row in corpus.records.itertuples():
+        guess = design_from_text(row.title or "", "")
+        if guess and row.pmid in truth:
+            fired.append((truth[row.pmid], guess[0], row.pmid))
+    n = len(corpus.records)
+    right = sum(t == p for t, p, _ in fired)
+    share = f"{len(fired)} ({len(fired) / n:.0%})"
+    print(f"\ncurated records, title only: n = {n}; a design named for {share}")
+    if fired:
+        print(f"precision where named: {right}/{len(fired)} = {right / len(fired):.3f}")
+        for t, p, pmid in fired:
+            if t != p:
+                print(f"  PMID {pmid}: curator says {t!r}, title rules say {p!r}")
+
+
+def curated_designs(tags) -> dict[str, str]:
+    design = tags[tags["kind"].eq("design")]
+    return dict(zip(design["pmid"], design["tag"], strict=True))
 
 
 if __name__ == "__main__":

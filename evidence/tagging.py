@@ -209,7 +209,11 @@ _OBSERVATIONAL = ("case-control", "cross-sectional", "cohort")
 # then abstract. Abstract patterns avoid plurals that merely cite other work ("randomized trials").
 DESIGN_TEXT_RULES: tuple[tuple[str, str], ...] = (
     ("meta-analysis", r"\bmeta[- ]?analy(?:sis|ses|tic)|\bpooled analysis of\b"),
-    ("systematic review", r"\bsystematic(?:ally)? (?:literature )?review|\bumbrella review"),
+    (
+        "systematic review",
+        # not "a non-systematic review" (a narrative review that says so)
+        r"(?<!non-)(?<!non )\bsystematic(?:ally)? (?:literature )?review|\bumbrella review",
+    ),
     (
         "guideline",
         r"\b(?:clinical )?(?:practice )?guidelines?\b(?! (?:for|on) (?:reporting|the reporting))"

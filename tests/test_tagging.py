@@ -158,6 +158,7 @@ def test_topics_mesh_first_then_text():
         ("SYNTHETIC", "Semi-structured interviews and thematic analysis.", "qualitative"),
         ("SYNTHETIC: a clinical practice guideline", "", "guideline"),
         ("SYNTHETIC: a review", "", "narrative review"),
+        ("SYNTHETIC: a brief non-systematic review", "", "narrative review"),
         ("SYNTHETIC", "Previous randomized trials and meta-analyses are cited.", "meta-analysis"),
     ],
 )
