@@ -30,7 +30,11 @@ def _claims(text: str) -> tuple[str, ...]:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="evidence", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="evidence",
+        description="Evidence tracker: refresh PubMed evidence, import, review verdicts.",
+        epilog="Exit codes: 0 success, 1 failed (store unchanged), 2 bad usage or configuration.",
+    )
     ap.add_argument("--data-dir", type=Path, help="data directory (store, cache, reports)")
     ap.add_argument(
         "--config", type=Path, help="TOML config file (default: DATA_DIR/evidence.toml)"
@@ -43,20 +47,28 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--since", type=_date, help="Entrez-date window start (YYYY-MM-DD)")
     r.add_argument("--claims", type=_claims, default=(), help="only these claims, e.g. C03,C12")
     r.add_argument("--dry-run", action="store_true", help="do everything but write the store")
-    r.add_argument("--data-dir", type=Path, dest="sub_data_dir", help=argparse.SUPPRESS)
+    r.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", help="data directory (store, cache, reports)"
+    )
 
     b = sub.add_parser("build-default", help="build the store from the embedded curated evidence")
-    b.add_argument("--data-dir", type=Path, dest="sub_data_dir", help=argparse.SUPPRESS)
+    b.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", help="data directory (store, cache, reports)"
+    )
 
     v = sub.add_parser("verdicts", help="print claim -> verdict -> deciding PMIDs")
     v.add_argument("--why", action="store_true", help="also print each verdict's explanation")
-    v.add_argument("--data-dir", type=Path, dest="sub_data_dir", help=argparse.SUPPRESS)
+    v.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", help="data directory (store, cache, reports)"
+    )
 
     sub.add_parser("add-editor", help="add or reset a dashboard editor (see add-editor --help)")
 
     i = sub.add_parser("import", help="import curated evidence (.jsonl/.csv) or a PubMed .nbib")
     i.add_argument("file", type=Path)
-    i.add_argument("--data-dir", type=Path, dest="sub_data_dir", help=argparse.SUPPRESS)
+    i.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", help="data directory (store, cache, reports)"
+    )
     return ap
 
 
