@@ -48,18 +48,18 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--claims", type=_claims, default=(), help="only these claims, e.g. C03,C12")
     r.add_argument("--dry-run", action="store_true", help="do everything but write the store")
     r.add_argument(
-        "--data-dir", type=Path, dest="sub_data_dir", help="data directory (store, cache, reports)"
+        "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
 
     b = sub.add_parser("build-default", help="build the store from the embedded curated evidence")
     b.add_argument(
-        "--data-dir", type=Path, dest="sub_data_dir", help="data directory (store, cache, reports)"
+        "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
 
     v = sub.add_parser("verdicts", help="print claim -> verdict -> deciding PMIDs")
     v.add_argument("--why", action="store_true", help="also print each verdict's explanation")
     v.add_argument(
-        "--data-dir", type=Path, dest="sub_data_dir", help="data directory (store, cache, reports)"
+        "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
 
     sub.add_parser("add-editor", help="add or reset a dashboard editor (see add-editor --help)")
@@ -67,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="import curated evidence (.jsonl/.csv) or a PubMed .nbib")
     i.add_argument("file", type=Path)
     i.add_argument(
-        "--data-dir", type=Path, dest="sub_data_dir", help="data directory (store, cache, reports)"
+        "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
     return ap
 
