@@ -15,7 +15,7 @@ import streamlit as st
 
 from evidence import auth, views
 from evidence.errors import EvidenceError
-from evidence.settings import load_settings
+from evidence.settings import Settings, load_settings
 from evidence.store import Snapshot, Store
 from evidence.verdict import Verdict
 
@@ -86,8 +86,12 @@ def legend() -> None:
 # --- the store, cached by version --------------------------------------------------------------
 
 
+def settings() -> Settings:
+    return load_settings()
+
+
 def data_dir() -> Path:
-    return load_settings().data_dir
+    return settings().data_dir
 
 
 @st.cache_resource(show_spinner="Opening the evidence store (building the default on first use)")

@@ -10,7 +10,8 @@ from .claims import claims_frame
 from .curated import read_curated
 from .errors import ParseError
 from .pipeline import Batch, apply_batch, registry_for, run_row, without_unchanged
-from .records import parse_medline, records_frame
+from .pubmed import PubMed
+from .records import parse_medline, parse_pubmed_xml, records_frame
 from .settings import Settings
 from .store import Snapshot, Store
 
@@ -59,3 +60,43 @@ def import_file(settings: Settings, path: Path, actor: str) -> str:
         f"imported {len(batch.records)} records from {path} ({counts['new']} new, "
         f"{counts['links']} new links); store version {version}"
     )
+
+
+def fetch_pmids(settings: Settings, pmids: list[str], actor: str) -> set[str]:
+    """Fetch PMIDs the store lacks from PubMed and fold them in; returns those PubMed knew.
+
+    For an editor attaching a study the searches did not find. Same path as the refresh:
+    efetch, parse, `apply_batch` in one commit. Raises `FetchError` when PubMed cannot be
+    reached (the store is unchanged).
+    """
+    client = PubMed(settings)
+    rows = [row for body in client.efetch_ids(pmids) for row in parse_pubmed_xml(body)]
+    found = {r["pmid"] for r in rows}
+    if not found:
+        return found
+    registry = registry_for(settings.data_dir)
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    run_id = f"fetch-{now:%Y%m%dT%H%M%SZ}"
+    batch = Batch(
+        records=records_frame(rows),
+        checked=set(pmids),
+        topic_queries={k: t.query for k, t in registry.topics.items()},
+    )
+
+    def change(snap: Snapshot) -> dict[str, pd.DataFrame]:
+        frames = apply_batch(snap, batch, run_id, now)
+        row = run_row(
+            run_id,
+            now,
+            now,
+            mode="editor fetch",
+            queries=[f"efetch {','.join(pmids)}"],
+            network_requests=client.stats.network,
+            cache_hits=client.stats.cache_hits,
+            new_records=len(found - set(snap["records"]["pmid"])),
+        )
+        frames["runs"] = pd.concat([snap["runs"], row], ignore_index=True)
+        return frames
+
+    Store.open(settings.store_dir).update(change, actor=actor)
+    return found

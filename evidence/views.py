@@ -23,8 +23,10 @@ import pandas as pd
 from .auth import User, require_editor
 from .content import highlight_segments, list_posts, read_post
 from .errors import StoreError
+from .imports import fetch_pmids
 from .levels import GRADES, load_rubric
 from .schema import CURATOR_STANCES, STANCES
+from .settings import Settings
 from .stance_rules import content_stems, split_sentences, tokens
 from .store import BUILD_HINT, Store
 from .verdict import COUNTED, Verdict, grade_claims, record_facts
@@ -661,18 +663,26 @@ def attach_pmid(
     *,
     stance: str | None = None,
     note: str | None = None,
+    settings: Settings | None = None,
 ) -> Verdict:
-    """Link a stored record to a claim the query did not find it for."""
-    require_editor(user)
+    """Link a record to a claim the query did not find it for.
+
+    A PMID the store lacks is fetched from PubMed first when ``settings`` allow it (not offline).
+    """
+    actor = require_editor(user)
     pmid = parse_pmid(pmid_text)
     snap = store.snapshot()
     links = snap["links"]
     if (links["claim_id"].eq(claim_id) & links["pmid"].eq(pmid)).any():
         raise ValueError(f"PMID {pmid} is already linked to {claim_id}")
     if not snap.key_frame("records", ["pmid"])["pmid"].eq(pmid).any():
-        raise ValueError(
-            f"PMID {pmid} is not in the store; import it (evidence refresh or an nbib import) first"
-        )
+        if settings is None or settings.offline:
+            raise ValueError(
+                f"PMID {pmid} is not in the store; import it (evidence refresh or an nbib "
+                "import) first"
+            )
+        if pmid not in fetch_pmids(settings, [pmid], actor=actor):
+            raise ValueError(f"PubMed has no record with PMID {pmid}")
     return curate(
         store,
         user,

@@ -232,7 +232,7 @@ else:
                 st.rerun()
 
     with st.form("attach", clear_on_submit=True):
-        st.markdown("**Attach a PMID** already in the store to this claim")
+        st.markdown("**Attach a PMID** to this claim (fetched from PubMed if not in the store)")
         pmid_text = st.text_input("PMID")
         attach_stance = st.selectbox("Stance", ["(assess later)", *CURATOR_STANCES])
         attach_note = st.text_input("Note (optional)", key="attach_note")
@@ -246,6 +246,7 @@ else:
                 pmid_text,
                 stance=None if attach_stance == "(assess later)" else attach_stance,
                 note=attach_note or None,
+                settings=ui.settings(),
             )
         except (EvidenceError, ValueError, auth.NotAllowed) as e:
             st.error(str(e))
