@@ -105,7 +105,12 @@ else:
             alt.Chart(pyramid)
             .mark_bar()
             .encode(
-                y=alt.Y("level:O", title="Evidence level (1 = strongest)", sort="ascending"),
+                y=alt.Y(
+                    "level:O",
+                    title="Evidence level (1 = strongest)",
+                    sort="ascending",
+                    axis=alt.Axis(labelOverlap=False),
+                ),
                 x=alt.X("studies:Q", title="Studies", axis=alt.Axis(tickMinStep=1)),
                 color=alt.Color(
                     "stance:N",
@@ -115,7 +120,7 @@ else:
                 ),
                 tooltip=["level", "stance", "studies"],
             )
-            .properties(height=220, title="Evidence pyramid")
+            .properties(height=60 + 40 * pyramid["level"].nunique(), title="Evidence pyramid")
         )
         st.altair_chart(chart, width="stretch")
 
