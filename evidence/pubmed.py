@@ -247,12 +247,11 @@ class PubMed:
         self, settings: Settings, session: requests_cache.CachedSession | None = None
     ) -> None:
         self.settings = settings
-        self.stats = RequestStats()
-        self.session = session or make_session(settings, self.stats)
-        for adapter in self.session.adapters.values():
-            if isinstance(adapter, PoliteAdapter):
-                self.stats = adapter.stats
+        self.session = session or make_session(settings)
         self.base = settings.base_url.rstrip("/") + "/"
+        # Network requests are counted where they happen, in the adapter behind the cache.
+        adapter = self.session.get_adapter(self.base)
+        self.stats = adapter.stats if isinstance(adapter, PoliteAdapter) else RequestStats()
 
     # -- transport ---------------------------------------------------------------------------
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
