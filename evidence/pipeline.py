@@ -45,7 +45,9 @@ class Batch:
     full_hits: Mapping[str, set[str]] = field(default_factory=dict)
 
 
-def retag(records: pd.DataFrame, tags: pd.DataFrame, pmids: set[str], curator: pd.DataFrame):
+def retag(
+    records: pd.DataFrame, tags: pd.DataFrame, pmids: set[str], curator: pd.DataFrame
+) -> pd.DataFrame:
     """Recompute machine tags for ``pmids``; curator tags (old and new) are kept."""
     kept_curator = tags[tags["origin"].eq("curator")]
     curator_all = replace_rows(kept_curator, curator, TAGS.key) if len(curator) else kept_curator
