@@ -25,6 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from .errors import ConfigError, EvidenceError
 
 EDITORS_FILE = "editors.json"
@@ -147,21 +149,23 @@ def add_editor(path: Path, name: str, password: str | None, email: str = "") -> 
         raise ValueError(f"password too short: at least {MIN_PASSWORD} characters")
     if email and "@" not in email:
         raise ValueError(f"{email!r} is not an e-mail address")
-    editors = load_editors(path)
     editor = Editor(name, hash_password(password) if password is not None else "", email)
-    editors[name] = editor
-    body = {
-        "editors": {
-            e.name: {"hash": e.password_hash, "email": e.email}
-            for e in sorted(editors.values(), key=lambda e: e.name)
-        }
-    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(body, indent=2) + "\n")
-    os.replace(tmp, path)
+    # Read-modify-write under a lock, so two editors added at once are both kept.
+    with FileLock(path.with_name(f".{path.name}.lock"), timeout=30):
+        editors = load_editors(path)
+        editors[name] = editor
+        body = {
+            "editors": {
+                e.name: {"hash": e.password_hash, "email": e.email}
+                for e in sorted(editors.values(), key=lambda e: e.name)
+            }
+        }
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(body, indent=2) + "\n")
+        os.replace(tmp, path)
     return editor
 
 
