@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from .cells import as_list, as_text
 
 STYLES = {
     "AMA": "american-medical-association",
@@ -55,24 +56,24 @@ def expand_pages(pages: str) -> str:
 
 
 def _journal_abbrev(row: dict[str, Any]) -> str:
-    iso = _s(row.get("journal_iso"))
-    return iso.replace(".", "") if iso else _s(row.get("journal"))
+    iso = as_text(row.get("journal_iso"))
+    return iso.replace(".", "") if iso else as_text(row.get("journal"))
 
 
 def _title(row: dict[str, Any]) -> str:
-    return _s(row.get("title")).strip().rstrip(".")
+    return as_text(row.get("title")).strip().rstrip(".")
 
 
 def csl_item(row: dict[str, Any]) -> dict[str, Any]:
     """One record as a CSL-JSON item (type article-journal; id = PMID)."""
-    pmid = _s(row.get("pmid"))
+    pmid = as_text(row.get("pmid"))
     item: dict[str, Any] = {
         "id": pmid,
         "type": "chapter" if row.get("article_kind") == "book" else "article-journal",
         "title": _title(row),
-        "container-title": _s(row.get("journal")) or _journal_abbrev(row),
+        "container-title": as_text(row.get("journal")) or _journal_abbrev(row),
         "container-title-short": _journal_abbrev(row),
-        "author": [split_author(a) for a in _list(row.get("authors")) if _s(a).strip()],
+        "author": [split_author(a) for a in as_list(row.get("authors")) if as_text(a).strip()],
         "PMID": pmid,
         "URL": PUBMED_URL.format(pmid),
     }
@@ -85,12 +86,12 @@ def csl_item(row: dict[str, Any]) -> dict[str, Any]:
         ("DOI", "doi"),
         ("PMCID", "pmcid"),
     ):
-        if _s(row.get(field)):
-            item[key] = _s(row.get(field))
-    if _s(row.get("pages")):
-        item["page"] = expand_pages(_s(row.get("pages")))
-    if _s(row.get("abstract")):
-        item["abstract"] = _s(row.get("abstract"))
+        if as_text(row.get(field)):
+            item[key] = as_text(row.get(field))
+    if as_text(row.get("pages")):
+        item["page"] = expand_pages(as_text(row.get("pages")))
+    if as_text(row.get("abstract")):
+        item["abstract"] = as_text(row.get("abstract"))
     return item
 
 
@@ -141,7 +142,7 @@ def format_references(records: pd.DataFrame, style: str = "AMA") -> list[str]:
 
 
 def _retraction(row: dict[str, Any]) -> str:
-    notices = [_s(n) for n in _list(row.get("retraction_notices")) if _s(n)]
+    notices = [as_text(n) for n in as_list(row.get("retraction_notices")) if as_text(n)]
     if notices:
         return f" Retraction in: PMID {', '.join(notices)}."
     if bool(row.get("retracted")) and not pd.isna(row.get("retracted")):
@@ -163,13 +164,13 @@ def to_ris(records: pd.DataFrame) -> str:
         item = csl_item(row)
 
         def tag(name: str, value: Any) -> None:
-            text = " ".join(_s(value).split())  # RIS values are single lines
+            text = " ".join(as_text(value).split())  # RIS values are single lines
             if text:
                 lines.append(f"{name}  - {text}")
 
         tag("TY", "CHAP" if item["type"] == "chapter" else "JOUR")
-        for a in _list(row.get("authors")):
-            tag("AU", _ris_name(_s(a)))
+        for a in as_list(row.get("authors")):
+            tag("AU", _ris_name(as_text(a)))
         tag("TI", item["title"])
         tag("T2", item["container-title"])
         tag("J2", item["container-title-short"])
@@ -277,18 +278,18 @@ def to_csv(records: pd.DataFrame) -> str:
     for row, a, v in zip(records.to_dict("records"), ama, nlm, strict=True):
         year = row.get("pub_year")
         values = [
-            _s(row.get("pmid")),
-            "; ".join(_s(x) for x in _list(row.get("authors"))),
+            as_text(row.get("pmid")),
+            "; ".join(as_text(x) for x in as_list(row.get("authors"))),
             _title(row),
-            _s(row.get("journal")),
+            as_text(row.get("journal")),
             "" if year is None or pd.isna(year) else str(int(year)),
-            _s(row.get("volume")),
-            _s(row.get("issue")),
-            expand_pages(_s(row.get("pages"))),
-            _s(row.get("doi")),
-            _s(row.get("pmcid")),
+            as_text(row.get("volume")),
+            as_text(row.get("issue")),
+            expand_pages(as_text(row.get("pages"))),
+            as_text(row.get("doi")),
+            as_text(row.get("pmcid")),
             "yes" if row.get("retracted") is True else "no",
-            PUBMED_URL.format(_s(row.get("pmid"))),
+            PUBMED_URL.format(as_text(row.get("pmid"))),
             a,
             v,
         ]
@@ -341,19 +342,3 @@ def select_records(records: pd.DataFrame, pmids: Iterable[str]) -> pd.DataFrame:
     wanted = [str(p) for p in pmids]
     sub = records[records["pmid"].isin(wanted)].set_index("pmid", drop=False)
     return sub.loc[[p for p in wanted if p in sub.index]].reset_index(drop=True)
-
-
-def _s(value: Any) -> str:
-    if value is None or value is pd.NA:
-        return ""
-    if isinstance(value, float) and np.isnan(value):
-        return ""
-    return str(value)
-
-
-def _list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return list(value)
-    return []

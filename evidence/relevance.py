@@ -17,6 +17,7 @@ import bm25s
 import numpy as np
 import pandas as pd
 
+from .cells import as_list
 from .schema import LINKS
 
 DEFAULT_THRESHOLD = 0.2
@@ -47,14 +48,6 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple | np.ndarray):
-        return list(value)
-    return []
-
-
 def record_text(records: pd.DataFrame) -> list[str]:
     """Title, abstract, MeSH descriptors and keywords of each record, as one string."""
     n = len(records)
@@ -70,8 +63,8 @@ def record_text(records: pd.DataFrame) -> list[str]:
             title if isinstance(title, str) else "",
             abstract if isinstance(abstract, str) else "",
         ]
-        parts += [m.get("descriptor") or "" for m in _as_list(mesh) if isinstance(m, dict)]
-        parts += [str(k) for k in _as_list(keywords)]
+        parts += [m.get("descriptor") or "" for m in as_list(mesh) if isinstance(m, dict)]
+        parts += [str(k) for k in as_list(keywords)]
         out.append(" ".join(p for p in parts if p))
     return out
 
@@ -85,7 +78,7 @@ def claim_queries(
     for row in claims.itertuples(index=False):
         parts = [str(row.statement or "")]
         parts += query_terms(getattr(row, "query", None))
-        for topic in _as_list(getattr(row, "topics", None)):
+        for topic in as_list(getattr(row, "topics", None)):
             parts += query_terms(topic_queries.get(str(topic)))
         out[str(row.claim_id)] = " ".join(parts)
     return out

@@ -33,9 +33,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from .cells import as_list
 from .levels import Rubric, load_rubric
 from .schema import TAGS
 
@@ -339,22 +339,13 @@ _RULES = _compile()
 # --- Row helpers -------------------------------------------------------------------------------
 
 
-def _items(value: Any) -> list[Any]:
-    """A list column's cell as a list: list, numpy array, None or NaN all work."""
-    if value is None:
-        return []
-    if isinstance(value, list | tuple | np.ndarray):
-        return list(value)
-    return []
-
-
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
 def _descriptors(mesh: Any) -> list[str]:
     out = []
-    for m in _items(mesh):
+    for m in as_list(mesh):
         name = m.get("descriptor") if isinstance(m, dict) else None
         if isinstance(name, str) and name:
             out.append(name)
@@ -569,9 +560,9 @@ def tag_records(
                 str(pmid),
                 _text(title),
                 _text(abstract),
-                _items(keywords),
+                as_list(keywords),
                 mesh,
-                [str(p) for p in _items(pub_types)],
+                [str(p) for p in as_list(pub_types)],
             )
         )
     tags = merge_curator_tags(_frame(rows), curator_tags)

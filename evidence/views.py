@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .auth import User, require_editor
+from .cells import as_list, as_text
 from .content import highlight_segments, list_posts, read_post
 from .errors import StoreError
 from .imports import fetch_pmids
@@ -157,7 +158,7 @@ def overview_table(
             {
                 "claim_id": claim.claim_id,
                 "statement": claim.statement,
-                "topics": ", ".join(_as_list(claim.topics)),
+                "topics": ", ".join(as_list(claim.topics)),
                 "content_file": claim.content_file,
                 "verdict": v.grade if v else "No evidence found",
                 "score": v.score if v else 0,
@@ -289,13 +290,13 @@ def claim_detail(
         pmid = str(link.pmid)
         r = rec.loc[pmid] if pmid in rec.index else None
         f = facts.get(pmid, {})
-        doi = _text(r["doi"]) if r is not None else ""
+        doi = as_text(r["doi"]) if r is not None else ""
         rows.append(
             {
                 "pmid": pmid,
-                "title": _text(r["title"]) if r is not None else "",
+                "title": as_text(r["title"]) if r is not None else "",
                 "year": _int(r["pub_year"]) if r is not None else None,
-                "journal": _text(r["journal"]) if r is not None else "",
+                "journal": as_text(r["journal"]) if r is not None else "",
                 "design": f.get("design", "other"),
                 "level": f.get("level"),
                 "n": f.get("sample_size"),
@@ -305,9 +306,9 @@ def claim_detail(
                 "relevance": _float(link.relevance),
                 "retracted": bool(f.get("retracted", False)),
                 "deciding": pmid in deciding,
-                "note": _text(link.note),
-                "stance_evidence": _text(link.stance_evidence),
-                "abstract": _text(r["abstract"]) if r is not None else "",
+                "note": as_text(link.note),
+                "stance_evidence": as_text(link.stance_evidence),
+                "abstract": as_text(r["abstract"]) if r is not None else "",
                 "pubmed_url": PUBMED_URL.format(pmid),
                 "doi_url": DOI_URL.format(quote(doi, safe="/")) if doi else "",
             }
@@ -326,7 +327,7 @@ def claim_detail(
         statement=str(claim["statement"]),
         quote=str(claim["quote"]),
         content_file=str(claim["content_file"]),
-        topics=tuple(_as_list(claim["topics"])),
+        topics=tuple(as_list(claim["topics"])),
         verdict=verdict,
         evidence=evidence,
         deciding=deciding,
@@ -479,7 +480,7 @@ def literature_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "year": records["pub_year"],
             "authors": [_first_author(a) for a in records["authors"]],
             "design": pmids.map(designs).fillna("other"),
-            "topics": [", ".join(t) for t in pmids.map(topics).map(_as_list)],
+            "topics": [", ".join(t) for t in pmids.map(topics).map(as_list)],
             "mesh": ["; ".join(_mesh_descriptors(m)) for m in records["mesh"]],
             "retracted": records["retracted"].fillna(False).astype(bool),
             "has_abstract": abstract.str.strip().ne(""),
@@ -720,30 +721,14 @@ def _best_design(tags: pd.DataFrame) -> pd.Series:
 
 
 def _mesh_descriptors(mesh: Any) -> list[str]:
-    return [str(m["descriptor"]) for m in _as_list(mesh) if m and m.get("descriptor")]
+    return [str(m["descriptor"]) for m in as_list(mesh) if m and m.get("descriptor")]
 
 
 def _first_author(authors: Any) -> str:
-    names = _as_list(authors)
+    names = as_list(authors)
     if not names:
         return ""
     return f"{names[0]} et al." if len(names) > 1 else str(names[0])
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return list(value)
-    return []
-
-
-def _text(value: Any) -> str:
-    if value is None or value is pd.NA:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    return str(value)
 
 
 def _int(value: Any) -> int | None:
