@@ -73,10 +73,7 @@ def raw_scan(data: bytes) -> int:
         huge_tree=True,
     ):
         count += 1
-        el.clear(keep_tail=False)
-        parent = el.getparent()
-        while el.getprevious() is not None:
-            del parent[0]
+        _release(el)
     return count
 
 
@@ -88,11 +85,16 @@ def raw_scan_all(data: bytes) -> int:
     ):
         if el.tag == "PubmedArticle":
             count += 1
-            el.clear(keep_tail=False)
-            parent = el.getparent()
-            while el.getprevious() is not None:
-                del parent[0]
+            _release(el)
     return count
+
+
+def _release(el: etree._Element) -> None:
+    """Free a finished record and its siblings, as any streaming parse must."""
+    el.clear(keep_tail=False)
+    parent = el.getparent()
+    while el.getprevious() is not None:
+        del parent[0]
 
 
 def best_rate(fn, data: bytes, n: int, repeat: int) -> float:
