@@ -32,6 +32,12 @@ CSV_OPTIONAL = ("doi", "title", "journal", "year", "authors", "design", "sample_
 _PMID = re.compile(r"^[0-9]{1,9}$")
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "del", "della", "di", "du", "la"})
 _SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -53,6 +59,9 @@ class _Judgement(BaseModel):
     claim: NonEmpty
     stance: NonEmpty
     why: str = ""
+    # Absent means direct; an indirect judgement says why (another treatment, population...).
+    direct: bool = True
+    indirect_because: str = ""
 
 
 class _Entry(BaseModel):
@@ -64,7 +73,13 @@ class _Entry(BaseModel):
     doi: str = ""
     title: str = ""
     journal: str = ""
+    journal_abbrev: str = ""
     year: int | None = None
+    pub_month: str = ""
+    volume: str = ""
+    issue: str = ""
+    pages: str = ""
+    pmcid: str = ""
     authors: list[str] = []
     design: str = ""
     sample_size: int | None = Field(default=None, ge=0)
@@ -119,15 +134,25 @@ def _record_row(entry: _Entry) -> dict[str, Any]:
         else:
             row[f.name] = ""
     year = entry.year
+    month = entry.pub_month.strip()
+    month_number = _MONTHS.get(month[:3].lower()) if month else None
+    pub_date = f"{year:04d}" if year else ""
+    if pub_date and month_number:
+        pub_date += f"-{month_number:02d}"
     row.update(
         pmid=entry.pmid,
         title=entry.title.strip(),
         journal=entry.journal.strip(),
+        journal_iso=entry.journal_abbrev.strip(),
+        volume=entry.volume.strip(),
+        issue=entry.issue.strip(),
+        pages=entry.pages.strip(),
         pub_year=year,
-        pub_date=f"{year:04d}" if year else "",
-        pub_date_text=str(year) if year else "",
+        pub_date=pub_date,
+        pub_date_text=" ".join(p for p in (str(year) if year else "", month) if p),
         authors=[normalise_author(a) for a in entry.authors if a.strip()],
         doi=entry.doi.strip(),
+        pmcid=entry.pmcid.strip(),
         article_kind="journal",
         source="curated",
     )
@@ -149,6 +174,11 @@ def _check(
 ) -> None:
     if not _PMID.match(entry.pmid):
         raise CuratedError(path, line, "pmid", f"malformed PMID {entry.pmid!r} (1-9 digits)")
+    month = entry.pub_month.strip()
+    if month and any(m[:3].lower() not in _MONTHS for m in month.split("-")):
+        raise CuratedError(
+            path, line, "pub_month", f"not a month like 'Mar' or 'Jul-Aug': {month!r}"
+        )
     if entry.design and entry.design not in DESIGNS:
         raise CuratedError(path, line, "design", f"unknown design {entry.design!r}")
     if topics is not None:
@@ -163,6 +193,14 @@ def _check(
         if j.stance not in CURATOR_STANCES:
             choices = ", ".join(CURATOR_STANCES)
             raise CuratedError(path, line, "stance", f"unknown stance {j.stance!r} ({choices})")
+        if j.direct and j.indirect_because.strip():
+            raise CuratedError(
+                path, line, "indirect_because", f"claim {j.claim}: given, but 'direct' is not false"
+            )
+        if not j.direct and not j.indirect_because.strip():
+            raise CuratedError(
+                path, line, "indirect_because", f"claim {j.claim}: 'direct' is false; say why"
+            )
         if j.claim in seen:
             raise CuratedError(path, line, "claim", f"claim {j.claim} judged twice")
         seen.add(j.claim)

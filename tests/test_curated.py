@@ -140,6 +140,19 @@ def test_read_curated__csv_rows_merge_by_pmid(tmp_path):
             "claim",
             "judged twice",
         ),
+        (
+            [entry(claims=[{"claim": "C01", "stance": "supports", "direct": False}])],
+            1,
+            "indirect_because",
+            "say why",
+        ),
+        (
+            [entry(claims=[{"claim": "C01", "stance": "supports", "indirect_because": "ECT"}])],
+            1,
+            "indirect_because",
+            "'direct' is not false",
+        ),
+        ([entry(pub_month="Smarch")], 1, "pub_month", "not a month"),
     ],
 )
 def test_read_curated__bad_jsonl(tmp_path, rows, line, field, reason):
@@ -235,6 +248,19 @@ def test_read_curated__the_shared_corpus():
         n = got.links[got.links["claim_id"] == claim]["stance"].value_counts()
         assert (n.get("supports", 0), n.get("mixed", 0)) == (sup, mixed), claim
         assert (n.get("contradicts", 0), n.get("background", 0)) == (contra, backg), claim
+
+    by_pmid = {r["pmid"]: r for r in raw}
+    for rec in got.records.itertuples():
+        src = by_pmid[rec.pmid]
+        assert rec.journal_iso == src.get("journal_abbrev", "")
+        assert (rec.volume, rec.issue, rec.pages) == tuple(
+            src.get(k, "") for k in ("volume", "issue", "pages")
+        )
+        assert rec.pmcid == src.get("pmcid", "")
+        if src.get("pub_month") and src.get("year"):
+            assert rec.pub_date.startswith(f"{src['year']}-")
+            assert rec.pub_date_text == f"{src['year']} {src['pub_month']}"
+    assert sum(1 for r in raw for c in r["claims"] if c.get("direct") is False) >= 6
 
     designs = got.tags[got.tags["kind"] == "design"]
     assert len(designs) == 67 and set(designs["tag"]) <= set(DESIGNS)
