@@ -126,7 +126,9 @@ def snapshot() -> Snapshot | None:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def verdicts(root: str, version: int) -> dict[str, Verdict]:
-    return views.current_verdicts(_snapshot(root, version))
+    return views.current_verdicts(
+        _snapshot(root, version), registry=views.load_registry(data_dir())
+    )
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

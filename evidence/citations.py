@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from .cells import as_list, as_text
+from .pmids import is_pmid
 
 STYLES = {
     "AMA": "american-medical-association",
@@ -142,7 +143,8 @@ def format_references(records: pd.DataFrame, style: str = "AMA") -> list[str]:
 
 
 def _retraction(row: dict[str, Any]) -> str:
-    notices = [as_text(n) for n in as_list(row.get("retraction_notices")) if as_text(n)]
+    # A store written before the PMID rule may hold a notice's citation text instead of a PMID.
+    notices = [as_text(n) for n in as_list(row.get("retraction_notices")) if is_pmid(as_text(n))]
     if notices:
         return f" Retraction in: PMID {', '.join(notices)}."
     if bool(row.get("retracted")) and not pd.isna(row.get("retracted")):
@@ -199,10 +201,12 @@ def _ris_name(name: str) -> str:
     return f"{parts['family']}, {parts['given']}"
 
 
+# Braces become commands, not "\{": BibTeX and biber count braces without regard to
+# backslashes, so an escaped but unbalanced brace could still close a field and open another.
 _BIBTEX_SPECIAL = {
     "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
+    "{": r"\textbraceleft{}",
+    "}": r"\textbraceright{}",
     "&": r"\&",
     "%": r"\%",
     "$": r"\$",
@@ -214,11 +218,28 @@ _BIBTEX_SPECIAL = {
 
 
 def bibtex_escape(text: str) -> str:
-    return "".join(_BIBTEX_SPECIAL.get(ch, ch) for ch in " ".join(text.split()))
+    """Text safe inside a braced BibTeX field: no brace of its own, so it cannot end the field,
+    and one line (whitespace collapsed)."""
+    return "".join(_BIBTEX_SPECIAL.get(ch, ch) for ch in " ".join(str(text).split()))
+
+
+_BIBTEX_KEY_UNSAFE = re.compile(r"[^0-9A-Za-z_.:-]")
+_BIBTEX_AND = re.compile(r"\band\b", re.IGNORECASE)
+_PAGE_RANGE = re.compile(r"(?<=\w)-(?=\w)")  # "101-109" -> "101--109", leaves "1--2" alone
+
+
+def _bibtex_family(family: str) -> str:
+    """A family name BibTeX will not split: "and" or a comma in it would make two authors."""
+    escaped = bibtex_escape(family)
+    return "{" + escaped + "}" if "," in family or _BIBTEX_AND.search(family) else escaped
 
 
 def to_bibtex(records: pd.DataFrame) -> str:
-    """BibTeX ``@article`` entries keyed ``pmid<PMID>``; text is escaped, titles keep their case."""
+    """BibTeX ``@article`` entries keyed ``pmid<PMID>``; text is escaped, titles keep their case.
+
+    Every value, whatever its source, goes through `bibtex_escape`: a record's text must never
+    end its field early or add a field (``pages = {1}, note = {...}``).
+    """
     entries = []
     for row in records.to_dict("records"):
         item = csl_item(row)
@@ -227,25 +248,26 @@ def to_bibtex(records: pd.DataFrame) -> str:
             if "literal" in a:
                 names.append("{" + bibtex_escape(a["literal"]) + "}")
             else:
-                given = " ".join(f"{c}." for c in a["given"].split())
-                names.append(f"{bibtex_escape(a['family'])}, {given}")
+                given = " ".join(f"{bibtex_escape(c)}." for c in a["given"].split())
+                names.append(f"{_bibtex_family(a['family'])}, {given}")
         fields = [
             ("author", " and ".join(names)),
-            ("title", "{" + bibtex_escape(item["title"]) + "}"),
+            ("title", "{" + bibtex_escape(item["title"]) + "}" if item["title"] else ""),
             ("journal", bibtex_escape(item["container-title"])),
             ("year", str(item["issued"]["date-parts"][0][0]) if "issued" in item else ""),
             ("volume", bibtex_escape(item.get("volume", ""))),
             ("number", bibtex_escape(item.get("issue", ""))),
-            ("pages", item.get("page", "").replace("-", "--")),
+            ("pages", _PAGE_RANGE.sub("--", bibtex_escape(item.get("page", "")))),
             ("doi", bibtex_escape(item.get("DOI", ""))),
-            ("pmid", item["PMID"]),
-            ("url", item["URL"]),
+            ("pmid", bibtex_escape(item["PMID"])),
+            ("url", bibtex_escape(item["URL"])),
         ]
         if row.get("retracted") is True:
             fields.append(("note", "Retracted publication"))
         body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
         kind = "incollection" if item["type"] == "chapter" else "article"
-        entries.append(f"@{kind}{{pmid{item['PMID']},\n{body}\n}}\n")
+        key = "pmid" + _BIBTEX_KEY_UNSAFE.sub("_", item["PMID"])
+        entries.append(f"@{kind}{{{key},\n{body}\n}}\n")
     return "\n".join(entries)
 
 

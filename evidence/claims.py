@@ -15,14 +15,23 @@ from typing import Annotated, Any
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from .content import Span, find_quote, read_post
 from .errors import ParseError
 from .schema import CLAIMS
 
 ClaimId = Annotated[str, StringConstraints(pattern=r"^[A-Z]+[0-9]+$")]
+PartId = Annotated[str, StringConstraints(pattern=r"^[A-Z]+[0-9]+[a-z]$")]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_PMID = re.compile(r"^[0-9]{1,9}$")
 
 # PubMed field tags a query may use (lower-cased); see the PubMed help "Search field descriptions".
 FIELD_TAGS = frozenset(
@@ -88,6 +97,30 @@ class Source(_Strict):
     url: str = ""
 
 
+class Part(_Strict):
+    """One separately checkable assertion of a compound claim, and the studies that bear on it.
+
+    ``evidence`` lists PMIDs of the claim's own links (their stances are the curators' for the
+    claim); a study of the claim not listed under any part bears on every part. ``gap`` says, in
+    words a clinician can read aloud, what is missing when no direct study confirms the part
+    ("no study confirms the 20-40 minute session length"); it is content, not evidence.
+    """
+
+    id: PartId
+    statement: NonEmpty
+    evidence: list[str] = []
+    gap: str = ""
+    tested_question: str = ""
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _pmids_as_text(cls, value: Any) -> Any:
+        """YAML reads an unquoted PMID as a number; PMIDs are text everywhere else."""
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+
 class Claim(_Strict):
     """One checkable claim of a post."""
 
@@ -97,6 +130,10 @@ class Claim(_Strict):
     topics: list[NonEmpty] = Field(min_length=1)
     query: NonEmpty
     content: NonEmpty
+    # What a study would have to test to answer the claim directly, e.g. "TMS for
+    # antidepressant-induced emotional blunting"; the why says "No study has tested ..." with it.
+    tested_question: str = ""
+    parts: list[Part] = []
 
 
 class _RegistryFile(_Strict):
@@ -240,6 +277,33 @@ def _read_yaml(path: Path) -> Any:
         raise ClaimsError(str(path), [Problem(None, "(file)", f"{where}{problem}")]) from e
 
 
+def part_problems(claim: Claim) -> list[Problem]:
+    """What is wrong with a claim's parts: ids, duplicates, PMIDs, a part that is the claim."""
+    problems: list[Problem] = []
+    if len(claim.parts) == 1:
+        problems.append(Problem(claim.id, "parts", "a claim split into parts needs at least two"))
+    seen: set[str] = set()
+    for part in claim.parts:
+        where = f"parts.{part.id}"
+        if not part.id.startswith(claim.id) or not part.id[len(claim.id) :].isalpha():
+            problems.append(
+                Problem(
+                    claim.id, f"{where}.id", f"{part.id!r} must be {claim.id}a, {claim.id}b, ..."
+                )
+            )
+        if part.id in seen:
+            problems.append(Problem(claim.id, where, "duplicate part id"))
+        seen.add(part.id)
+        pmids: set[str] = set()
+        for pmid in part.evidence:
+            if not _PMID.match(pmid):
+                problems.append(Problem(claim.id, f"{where}.evidence", f"malformed PMID {pmid!r}"))
+            elif pmid in pmids:
+                problems.append(Problem(claim.id, f"{where}.evidence", f"PMID {pmid} listed twice"))
+            pmids.add(pmid)
+    return problems
+
+
 def load_claims(path: Path, content_dir: Path | None = None) -> Registry:
     """Load and validate a claims registry; posts are looked up in ``content_dir``.
 
@@ -275,6 +339,7 @@ def load_claims(path: Path, content_dir: Path | None = None) -> Registry:
             problems.append(Problem(claim.id, "topics", f"unknown {unknown} (known: {known})"))
         if reason := check_query(claim.query):
             problems.append(Problem(claim.id, "query", reason))
+        problems.extend(part_problems(claim))
         if claim.content not in posts:
             post_path = content_dir / claim.content
             try:

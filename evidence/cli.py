@@ -1,4 +1,6 @@
-"""The `evidence` command: refresh, build-default, import. Errors are translated here only.
+"""The `evidence` command: refresh, build-default, store check/rollback, import, verdicts.
+
+Errors are translated here only.
 
 Exit codes: 0 success; 1 the run failed (the store is left exactly as before); 2 bad usage or
 configuration (with the reason).
@@ -8,11 +10,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from datetime import date
 from pathlib import Path
 
 from .errors import ConfigError, EvidenceError
 from .settings import load_settings
+from .store_cli import (
+    add_build_default_options,
+    add_store_commands,
+    run_build_default,
+    run_store_command,
+)
 
 
 def _date(text: str) -> date:
@@ -39,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--config", type=Path, help="TOML config file (default: DATA_DIR/evidence.toml)"
     )
+    ap.add_argument("--debug", action="store_true", help="print a traceback when something fails")
     sub = ap.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("refresh", help="search PubMed, fetch new and due records, grade, report")
@@ -48,6 +58,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--claims", type=_claims, default=(), help="only these claims, e.g. C03,C12")
     r.add_argument("--dry-run", action="store_true", help="do everything but write the store")
     r.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="keep what PubMed returned when some PMIDs are missing (named in the report)",
+    )
+    r.add_argument(
         "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
 
@@ -55,9 +70,14 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
+    add_build_default_options(b)
 
-    v = sub.add_parser("verdicts", help="print claim -> verdict -> deciding PMIDs")
-    v.add_argument("--why", action="store_true", help="also print each verdict's explanation")
+    v = sub.add_parser("verdicts", help="print claim -> verdict, direction, certainty, why")
+    out = v.add_mutually_exclusive_group()
+    out.add_argument("--why", action="store_true", help="the plain-language why, then details")
+    out.add_argument(
+        "--json", action="store_const", const="json", dest="why", help="one JSON object per claim"
+    )
     v.add_argument(
         "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
@@ -69,6 +89,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument(
         "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
+    add_store_commands(sub)
     return ap
 
 
@@ -85,16 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "offline", False):
             overrides["offline"] = True
         settings = load_settings(overrides, config_file=args.config)
+        args._settings = settings
         if args.command == "refresh":
             if args.full and args.since:
                 raise ConfigError("since", "--since and --full exclude each other")
             return _refresh(settings, args)
         if args.command == "build-default":
-            from .pipeline import build_default_store
-
-            store = build_default_store(settings.data_dir, settings.store_dir)
-            print(f"default store ready at {store.root} (version {store.version})")
-            return 0
+            return run_build_default(settings, args)
+        if args.command == "store":
+            return run_store_command(settings, args)
         if args.command == "verdicts":
             return _verdicts(settings, args.why)
         if args.command == "import":
@@ -103,41 +123,130 @@ def main(argv: list[str] | None = None) -> int:
             print(import_file(settings, args.file, actor="cli import"))
             return 0
     except ConfigError as exc:
-        print(f"evidence: configuration error: {exc}", file=sys.stderr)
+        _fail(args, f"configuration error: {exc}", exc)
         return 2
     except EvidenceError as exc:
-        print(f"evidence: failed: {exc}", file=sys.stderr)
+        _fail(args, f"failed: {exc}", exc)
+        return 1
+    except Exception as exc:  # anything else is still one line (a traceback with --debug)
+        _fail(args, f"failed: unexpected {type(exc).__name__}: {exc}", exc)
         return 1
     return 2
 
 
-def _verdicts(settings, why: bool) -> int:
+def _fail(args: argparse.Namespace, message: str, exc: BaseException) -> None:
+    """One redacted line on stderr; the traceback only when asked for."""
+    from .pubmed import redact
+
+    settings = getattr(args, "_settings", None)
+    if args.debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    line = " ".join(message.split())
+    print(f"evidence: {redact(line, settings) if settings else line}", file=sys.stderr)
+
+
+def _verdicts(settings, why: bool | str) -> int:
+    """The review table; ``why`` True adds the why (plain lines first), "json" prints JSON."""
+    import json
+
+    from .pipeline import registry_for
     from .store import Store
     from .verdict import grade_claims
 
     snap = Store.open(settings.store_dir).snapshot()
-    verdicts = grade_claims(snap["claims"], snap["links"], snap["records"], snap["tags"])
-    print(f"{'claim':<6} {'verdict':<16} {'score':>5}  deciding studies (PMID design/level stance)")
+    registry = (
+        registry_for(settings.data_dir) if (settings.data_dir / "claims.yaml").is_file() else None
+    )
+    verdicts = grade_claims(
+        snap["claims"], snap["links"], snap["records"], snap["tags"], registry=registry
+    )
+    if why == "json":
+        print(json.dumps([_verdict_json(v) for v in verdicts.values()], indent=2))
+        return 0
+    print(f"{'claim':<6} {'verdict':<18} {'direction':<12} {'certainty':<10} deciding studies")
     for v in verdicts.values():
         deciding = ", ".join(
-            f"{d.pmid} {d.design}/L{d.effective_level} {d.stance}"
-            + (" (suggested)" if d.stance_origin == "suggested" else "")
-            for d in v.deciding
+            f"{d.pmid} {d.design}{'' if d.direct else ' (indirect)'} {d.stance}" for d in v.deciding
         )
-        flag = f"  RETRACTED cited: {', '.join(v.cites_retracted)}" if v.cites_retracted else ""
-        print(f"{v.claim_id:<6} {v.grade:<16} {v.score:>5}  {deciding or '-'}{flag}")
+        flags = [f"RETRACTED cited: {', '.join(v.cites_retracted)}"] if v.cites_retracted else []
+        flags += ["NEEDS REVIEW"] if v.needs_review else []
+        flag = f"  {'; '.join(flags)}" if flags else ""
+        head = f"{v.claim_id:<6} {v.grade:<18} {v.direction:<12} {v.certainty:<10}"
+        print(f"{head} {deciding or '-'}{flag}")
         if why:
-            print(f"{'':<6} why: {v.why}")
+            print(f"{'':<6} why: {' '.join(v.plain)}")
+            for line in v.details:
+                print(f"{'':<6}   {line}")
+    if why:
+        from .levels import load_rubric
+        from .why import levels_legend
+
+        print(levels_legend(load_rubric()))
     return 0
 
 
+def _verdict_json(v) -> dict:
+    def study(d) -> dict:
+        return {
+            "pmid": d.pmid,
+            "design": d.design,
+            "level": d.level,
+            "n": d.sample_size,
+            "year": d.year,
+            "direct": d.direct,
+            "indirect_because": d.indirect_because,
+            "stance": d.stance,
+            "origin": d.stance_origin,
+        }
+
+    return {
+        "id": v.claim_id,
+        "grade": v.grade,
+        "direction": v.direction,
+        "certainty": v.certainty,
+        "certainty_reasons": list(v.certainty_reasons),
+        "score": v.score,
+        "needs_review": v.needs_review,
+        "suggested_awaiting_review": v.suggested,
+        "why": " ".join(v.plain),
+        "details": list(v.details),
+        "parts": [
+            {
+                "id": p.part_id,
+                "statement": p.statement,
+                "grade": p.grade,
+                "direction": p.direction,
+                "certainty": p.certainty,
+                "why": " ".join(p.plain),
+                "deciding": [study(d) for d in p.deciding],
+            }
+            for p in v.parts
+        ],
+        "deciding": [study(d) for d in v.deciding],
+    }
+
+
 def _refresh(settings, args: argparse.Namespace) -> int:
-    from .refresh import RefreshOptions, run_refresh
+    from .refresh import RefreshFailed, RefreshOptions, report_path, run_refresh
 
     options = RefreshOptions(
-        full=args.full, since=args.since, claims=args.claims, dry_run=args.dry_run
+        full=args.full,
+        since=args.since,
+        claims=args.claims,
+        dry_run=args.dry_run,
+        allow_partial=args.allow_partial,
     )
-    report = run_refresh(settings, options)
+    try:
+        report = run_refresh(settings, options)
+    except RefreshFailed as exc:
+        print(f"report: {report_path(settings.data_dir, exc.report.run_id, 'md')}", file=sys.stderr)
+        raise
+    if report.missing_pmids:
+        print(
+            f"evidence: partial: {len(report.missing_pmids)} PMIDs not returned by PubMed "
+            "(named in the report); the next run asks for them again",
+            file=sys.stderr,
+        )
     print(
         f"refresh {report.run_id}: {report.status}; {report.new_records} new, "
         f"{report.updated_records} changed, {len(report.alerts)} alerts, "

@@ -10,9 +10,9 @@ same file twice gives identical frames and the store sees no change.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +23,13 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from .errors import ParseError
-from .records import content_hash, records_frame
+from .pmids import check_pmid
+from .records import content_hash, not_utf8, records_frame
 from .schema import CURATOR_STANCES, DESIGNS, LINKS, RECORD_FIELDS, TAGS
 
 UPDATED_BY = "curator import"
 CSV_REQUIRED = ("pmid", "claim", "stance", "note")
 CSV_OPTIONAL = ("doi", "title", "journal", "year", "authors", "design", "sample_size")
-_PMID = re.compile(r"^[0-9]{1,9}$")
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "del", "della", "di", "du", "la"})
 _SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
 _MONTHS = {
@@ -172,8 +172,6 @@ def _note(why: str, entry: _Entry) -> str:
 def _check(
     path: Path, line: int, entry: _Entry, claim_ids: set[str], topics: set[str] | None
 ) -> None:
-    if not _PMID.match(entry.pmid):
-        raise CuratedError(path, line, "pmid", f"malformed PMID {entry.pmid!r} (1-9 digits)")
     month = entry.pub_month.strip()
     if month and any(m[:3].lower() not in _MONTHS for m in month.split("-")):
         raise CuratedError(
@@ -206,29 +204,62 @@ def _check(
         seen.add(j.claim)
 
 
-def _validation_error(path: Path, line: int, error: ValidationError) -> CuratedError:
-    first = error.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "(line)"
-    reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-    return CuratedError(path, line, field, reason)
+def _pmid(path: Path, line: int, value: object) -> str:
+    """The one PMID rule (`evidence.pmids`), reported as a curated file's error."""
+    try:
+        return check_pmid(value, "pmid")
+    except ParseError as e:
+        raise CuratedError(path, line, "pmid", e.reason) from None
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, _Entry]]:
+def _entry(path: Path, line: int, data: object) -> _Entry:
+    try:
+        return _Entry.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(line)"
+        reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise CuratedError(path, line, field, reason) from error
+
+
+def _text(path: Path) -> str:
+    """The whole file, decoded strictly (a UTF-8 BOM is dropped), before anything is parsed."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CuratedError(path, None, "(file)", f"cannot read: {e}") from e
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line, reason = not_utf8(data, e)
+        raise CuratedError(path, line, "(file)", reason) from None
+
+
+def _read_jsonl(
+    path: Path, text: str, claim_ids: set[str], topics: set[str] | None
+) -> list[_Entry]:
     entries = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CuratedError(path, line_no, "(json)", f"bad JSON: {e.msg}") from e
-            if isinstance(data, dict) and isinstance(data.get("pmid"), int):
-                data["pmid"] = str(data["pmid"])
-            try:
-                entries.append((line_no, _Entry.model_validate(data)))
-            except ValidationError as e:
-                raise _validation_error(path, line_no, e) from e
+    first_line: dict[str, int] = {}
+    for line_no, line in enumerate(io.StringIO(text, newline=None), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CuratedError(path, line_no, "(json)", f"bad JSON: {e.msg}") from e
+        if isinstance(data, dict) and "pmid" in data:
+            pmid = data["pmid"]
+            if isinstance(pmid, int) and not isinstance(pmid, bool):
+                pmid = str(pmid)  # JSON numbers cannot carry a leading zero, so this is safe
+            data["pmid"] = _pmid(path, line_no, pmid)
+        entry = _entry(path, line_no, data)
+        _check(path, line_no, entry, claim_ids, topics)
+        if entry.pmid in first_line:
+            raise CuratedError(
+                path, line_no, "pmid", f"PMID {entry.pmid} already on line {first_line[entry.pmid]}"
+            )
+        first_line[entry.pmid] = line_no
+        entries.append(entry)
     return entries
 
 
@@ -242,57 +273,106 @@ def _csv_int(path: Path, line: int, field: str, value: str) -> int | None:
         raise CuratedError(path, line, field, f"not a whole number: {value!r}") from e
 
 
-def _read_csv(path: Path) -> list[tuple[int, _Entry]]:
-    """One CSV row per (PMID, claim); rows of one PMID merge into one entry."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in CSV_REQUIRED if c not in header]
-        if missing:
-            raise CuratedError(path, 1, missing[0], f"missing column(s) {missing}")
-        unknown = [c for c in header if c not in CSV_REQUIRED + CSV_OPTIONAL]
-        if unknown:
-            raise CuratedError(path, 1, unknown[0], f"unknown column(s) {unknown}")
-        reader.fieldnames = header
-        merged: dict[str, tuple[int, dict[str, Any]]] = {}
-        for row in reader:
-            line = reader.line_num
-            values = {k: (v or "").strip() for k, v in row.items() if k is not None}
-            pmid = values["pmid"]
-            bib = {
-                "pmid": pmid,
-                "doi": values.get("doi", ""),
-                "title": values.get("title", ""),
-                "journal": values.get("journal", ""),
-                "year": _csv_int(path, line, "year", values.get("year", "")),
-                "authors": [a.strip() for a in values.get("authors", "").split(";") if a.strip()],
-                "design": values.get("design", ""),
-                "sample_size": _csv_int(path, line, "sample_size", values.get("sample_size", "")),
-            }
-            judgement = {
-                "claim": values["claim"],
-                "stance": values["stance"],
-                "why": values["note"],
-            }
-            if pmid not in merged:
-                merged[pmid] = (line, {**bib, "claims": [judgement]})
-                continue
-            first_line, data = merged[pmid]
-            for key, value in bib.items():
-                if value and data[key] and value != data[key]:
-                    raise CuratedError(
-                        path, line, key, f"differs from line {first_line} for PMID {pmid}"
-                    )
-                if value and not data[key]:
-                    data[key] = value
-            data["claims"].append(judgement)
-    entries = []
-    for line, data in merged.values():
-        try:
-            entries.append((line, _Entry.model_validate(data)))
-        except ValidationError as e:
-            raise _validation_error(path, line, e) from e
-    return entries
+def _csv_row(path: Path, reader: Any) -> list[str] | None:
+    """The next row, None at the end; malformed quoting is an error naming where the row starts."""
+    start = reader.line_num + 1
+    try:
+        return next(reader, None)
+    except csv.Error as e:
+        raise CuratedError(path, start, "(row)", f"malformed CSV: {e}") from e
+
+
+@dataclass
+class _CsvPmid:
+    """The rows of one PMID merged so far, and the line each value was first given on."""
+
+    line: int
+    data: dict[str, Any]
+    given_on: dict[str, int]
+    judged_on: dict[str, int]
+
+
+def _read_csv(path: Path, text: str, claim_ids: set[str], topics: set[str] | None) -> list[_Entry]:
+    """One CSV row per (PMID, claim); rows of one PMID merge into one entry.
+
+    Each row is checked on its own, so an error names the line the row starts on (a quoted note
+    may run over several lines).
+    """
+    # strict: a quote never closed fails instead of swallowing the rows after it into one cell
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = [h.strip() for h in _csv_row(path, reader) or []]
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    if missing:
+        raise CuratedError(path, 1, missing[0], f"missing column(s) {missing}")
+    unknown = [c for c in header if c not in CSV_REQUIRED + CSV_OPTIONAL]
+    if unknown:
+        raise CuratedError(path, 1, unknown[0], f"unknown column(s) {unknown}")
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise CuratedError(path, 1, twice[0], f"column(s) given twice {twice}")
+    merged: dict[str, _CsvPmid] = {}
+    end = reader.line_num
+    while (cells := _csv_row(path, reader)) is not None:
+        line, end = end + 1, reader.line_num
+        if not any(c.strip() for c in cells):
+            continue  # a blank line, or a spreadsheet's empty row (",,,")
+        if len(cells) > len(header):
+            raise CuratedError(
+                path,
+                line,
+                "(row)",
+                f"{len(cells)} cells, header has {len(header)}; quote fields that contain commas",
+            )
+        given = dict(zip(header, cells, strict=False))  # a short row leaves the last cells out
+        values = {h: given.get(h, "").strip() for h in header}
+        data: dict[str, Any] = {
+            "pmid": _pmid(path, line, given.get("pmid", "")),  # as written: " 12" is refused
+            "doi": values.get("doi", ""),
+            "title": values.get("title", ""),
+            "journal": values.get("journal", ""),
+            "year": _csv_int(path, line, "year", values.get("year", "")),
+            "authors": [a.strip() for a in values.get("authors", "").split(";") if a.strip()],
+            "design": values.get("design", ""),
+            "sample_size": _csv_int(path, line, "sample_size", values.get("sample_size", "")),
+            "claims": [
+                {"claim": values["claim"], "stance": values["stance"], "why": values["note"]}
+            ],
+        }
+        row = _entry(path, line, data)
+        _check(path, line, row, claim_ids, topics)
+        _merge_csv_row(path, line, merged, data, row.claims[0].claim)
+    return [_entry(path, m.line, m.data) for m in merged.values()]
+
+
+def _merge_csv_row(
+    path: Path, line: int, merged: dict[str, _CsvPmid], data: dict[str, Any], claim: str
+) -> None:
+    """Fold a checked row into its PMID's entry; a value given twice must agree, a claim be
+    judged once, and an error names the line of the row that breaks this."""
+    pmid = data["pmid"]
+    given = {
+        k: v for k, v in data.items() if k not in ("pmid", "claims") and v not in ("", None, [])
+    }
+    so_far = merged.get(pmid)
+    if so_far is None:
+        merged[pmid] = _CsvPmid(line, data, dict.fromkeys(given, line), {claim: line})
+        return
+    for key, value in given.items():
+        if key not in so_far.given_on:
+            so_far.data[key], so_far.given_on[key] = value, line
+        elif so_far.data[key] != value:
+            raise CuratedError(
+                path, line, key, f"differs from line {so_far.given_on[key]} for PMID {pmid}"
+            )
+    if claim in so_far.judged_on:
+        raise CuratedError(
+            path,
+            line,
+            "claim",
+            f"claim {claim} judged twice for PMID {pmid} (first on line {so_far.judged_on[claim]})",
+        )
+    so_far.judged_on[claim] = line
+    so_far.data["claims"].extend(data["claims"])
 
 
 def read_curated(
@@ -305,24 +385,15 @@ def read_curated(
     """Read and validate a curated JSONL or CSV file against the registry's claim ids.
 
     ``now`` stamps ``links.updated_at`` (None leaves it empty), so repeated imports can be made
-    byte-identical; ``topics`` (the registry's topic keys) is checked when given.
+    byte-identical; ``topics`` (the registry's topic keys) is checked when given. The whole file
+    is decoded and checked before any frame is made; errors come in file order.
     """
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".csv"):
         raise CuratedError(path, None, "(file)", "expected a .jsonl or .csv file")
-    try:
-        entries = _read_jsonl(path) if suffix == ".jsonl" else _read_csv(path)
-    except (OSError, UnicodeDecodeError) as e:
-        raise CuratedError(path, None, "(file)", f"cannot read: {e}") from e
-    first_line: dict[str, int] = {}
-    for line, entry in entries:
-        _check(path, line, entry, claim_ids, topics)
-        if entry.pmid in first_line:
-            raise CuratedError(
-                path, line, "pmid", f"PMID {entry.pmid} already on line {first_line[entry.pmid]}"
-            )
-        first_line[entry.pmid] = line
-    return curated_frames([e for _, e in entries], now=now, run_id=run_id)
+    read = _read_jsonl if suffix == ".jsonl" else _read_csv
+    entries = read(path, _text(path), claim_ids, topics)
+    return curated_frames(entries, now=now, run_id=run_id)
 
 
 def curated_frames(
@@ -344,6 +415,8 @@ def curated_frames(
                     "stance_confidence": 1.0,
                     "stance_evidence": e.finding.strip(),
                     "note": _note(j.why, e),
+                    "direct": j.direct,
+                    "indirect_because": j.indirect_because.strip(),
                     "in_latest_query": False,
                     "first_linked_run": run_id,
                     "updated_at": updated_at,

@@ -10,6 +10,7 @@ from .claims import claims_frame
 from .curated import read_curated
 from .errors import ParseError
 from .pipeline import Batch, apply_batch, registry_for, run_row, without_unchanged
+from .pmids import check_pmid
 from .pubmed import PubMed
 from .records import parse_medline, parse_pubmed_xml, records_frame
 from .settings import Settings
@@ -19,7 +20,11 @@ NBIB_SUFFIXES = (".nbib", ".txt", ".medline")
 
 
 def import_file(settings: Settings, path: Path, actor: str) -> str:
-    """Validate ``path`` fully, then fold it into the store in one commit; returns a summary."""
+    """Validate ``path`` fully, then fold it into the store in one commit; returns a summary.
+
+    Every kind of file is read and checked to the end before the store is opened, so a bad one
+    (not UTF-8, a malformed PMID, a bad row) raises `ParseError` and writes nothing.
+    """
     if not path.is_file():
         raise ParseError(str(path), "no such file")
     registry = registry_for(settings.data_dir)
@@ -35,8 +40,12 @@ def import_file(settings: Settings, path: Path, actor: str) -> str:
         mode = "nbib import"
     else:
         raise ParseError(str(path), "expected .jsonl, .csv (curated) or .nbib/.txt (PubMed format)")
+    if batch.records.empty:
+        # e.g. an empty export, or a CSV with only its header: say so rather than "imported 0"
+        raise ParseError(str(path), "no records found in the file")
     batch.topic_queries = {k: t.query for k, t in registry.topics.items()}
     batch.claims = claims_frame(registry)
+    batch.registry = registry
     exists = (settings.store_dir / "manifest.json").exists()
     store = Store.open(settings.store_dir) if exists else Store.create(settings.store_dir)
     counts: dict[str, int] = {}
@@ -67,8 +76,10 @@ def fetch_pmids(settings: Settings, pmids: list[str], actor: str) -> set[str]:
 
     For an editor attaching a study the searches did not find. Same path as the refresh:
     efetch, parse, `apply_batch` in one commit. Raises `FetchError` when PubMed cannot be
-    reached (the store is unchanged).
+    reached and `ParseError` for a malformed PMID (the store is unchanged).
     """
+    for pmid in pmids:
+        check_pmid(pmid, "PMID to fetch")  # the one rule, before anything goes to NCBI
     client = PubMed(settings)
     rows = [row for body in client.efetch_ids(pmids) for row in parse_pubmed_xml(body)]
     found = {r["pmid"] for r in rows}
@@ -81,6 +92,7 @@ def fetch_pmids(settings: Settings, pmids: list[str], actor: str) -> set[str]:
         records=records_frame(rows),
         checked=set(pmids),
         topic_queries={k: t.query for k, t in registry.topics.items()},
+        registry=registry,
     )
 
     def change(snap: Snapshot) -> dict[str, pd.DataFrame]:

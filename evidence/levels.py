@@ -1,4 +1,4 @@
-"""The grading rubric (design -> level, weights, verdict rules), loaded from ``rubric.yaml``.
+"""The grading rubric (levels, weights, verdict rules, certainty), loaded from ``rubric.yaml``.
 
 The YAML is the single place a clinician reads to know how a grade is reached; this module only
 validates it into a frozen object so a typo fails loudly, naming the field, at load time.
@@ -27,6 +27,9 @@ GRADES = (
 )
 # Rule ids the verdict code implements, in the order it tries them. The YAML must describe each.
 RULE_IDS = ("no_evidence", "contradicted", "contested", "well_supported", "supported", "limited")
+# Which way the counted evidence points, and how sure it is (GRADE's four levels, best first).
+DIRECTIONS = ("supports", "mixed", "contradicts", "none")
+CERTAINTIES = ("high", "moderate", "low", "very low")
 UNKNOWN_DESIGN = "other"
 
 
@@ -46,16 +49,28 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class CertaintyRules:
+    """Section 6 of the rubric: how certainty is started and rated down (see rubric.yaml)."""
+
+    test_max_level: int
+    start: dict[str, str]  # design -> high / low / very low
+    indirectness: int
+    inconsistency: int
+    imprecision: int
+    inconsistency_ratio: float
+    imprecision_min_participants: int
+    pooled_designs: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Rubric:
     levels: dict[str, int]
     indirect_designs: frozenset[str]
+    indirect_reasons: dict[str, str]  # indirect design -> why it is indirect, for the "why"
     downgrade_indirect: int
-    downgrade_suggested: int
     max_level: int
-    indirect_note_prefix: str
     level_weights: dict[int, float]
     indirect_weight: float
-    suggested_weight: float
     sample_size_bands: tuple[Band, ...]
     sample_size_unknown: float
     recency_bands: tuple[Band, ...]
@@ -65,6 +80,7 @@ class Rubric:
     thresholds: dict[str, float]
     full_strength: float
     bands: dict[str, tuple[int, int]]
+    certainty: CertaintyRules
 
     def level(self, design: str | None) -> int:
         """Level of a design; an unknown or missing design counts as 'other'."""
@@ -158,20 +174,20 @@ def rubric_from_dict(raw: dict[str, Any], source: str = "rubric") -> Rubric:
     bands = {str(k): (int(v[0]), int(v[1])) for k, v in _get(raw, "bands", source).items()}
     if sorted(bands) != sorted(GRADES):
         raise ConfigError(f"{source}:bands", f"needs exactly one band per grade {GRADES}")
-    indirect_designs = frozenset(_get(raw, "indirect_designs", source))
-    if not indirect_designs <= set(DESIGNS):
-        raise ConfigError(f"{source}:indirect_designs", f"not in DESIGNS: {indirect_designs}")
+    indirect = _get(raw, "indirect_designs", source)
+    if not isinstance(indirect, dict) or not all(str(v).strip() for v in indirect.values()):
+        raise ConfigError(f"{source}:indirect_designs", "must map each design to its reason")
+    if not set(indirect) <= set(DESIGNS):
+        raise ConfigError(f"{source}:indirect_designs", f"not in DESIGNS: {sorted(indirect)}")
     downgrades = _get(raw, "downgrades", source)
     return Rubric(
         levels=levels,
-        indirect_designs=indirect_designs,
-        downgrade_indirect=int(downgrades["indirect"]),
-        downgrade_suggested=int(downgrades["suggested"]),
+        indirect_designs=frozenset(str(d) for d in indirect),
+        indirect_reasons={str(k): str(v).strip() for k, v in indirect.items()},
+        downgrade_indirect=int(_get(downgrades, "indirect", f"{source}:downgrades")),
         max_level=max_level,
-        indirect_note_prefix=str(raw.get("indirect_note_prefix", "")).strip().lower(),
         level_weights=level_weights,
         indirect_weight=float(_get(weights, "indirect", source)),
-        suggested_weight=float(_get(weights, "suggested", source)),
         sample_size_bands=_bands(_get(weights, "sample_size", source), "weights.sample_size"),
         sample_size_unknown=float(_get(weights, "sample_size_unknown", source)),
         recency_bands=_bands(_get(weights, "recency", source), "weights.recency"),
@@ -181,4 +197,36 @@ def rubric_from_dict(raw: dict[str, Any], source: str = "rubric") -> Rubric:
         thresholds={str(k): float(v) for k, v in _get(raw, "thresholds", source).items()},
         full_strength=float(_get(raw, "full_strength", source)),
         bands=bands,
+        certainty=_certainty(_get(raw, "certainty", source), max_level, f"{source}:certainty"),
+    )
+
+
+def _certainty(raw: Any, max_level: int, field: str) -> CertaintyRules:
+    """Validate section 6; every design needs a starting certainty."""
+    if not isinstance(raw, dict):
+        raise ConfigError(field, "must be a mapping")
+    start = {str(k): str(v) for k, v in _get(raw, "start", field).items()}
+    missing = [d for d in DESIGNS if d not in start]
+    wrong = {d: c for d, c in start.items() if c not in CERTAINTIES}
+    if missing or wrong or not set(start) <= set(DESIGNS):
+        raise ConfigError(
+            f"{field}.start",
+            f"needs one of {CERTAINTIES} for every design: missing {missing}, invalid {wrong}",
+        )
+    down = _get(raw, "rate_down", field)
+    pooled = frozenset(str(d) for d in _get(raw, "pooled_designs", field))
+    if not pooled <= set(DESIGNS):
+        raise ConfigError(f"{field}.pooled_designs", f"not in DESIGNS: {sorted(pooled)}")
+    test_max_level = int(_get(raw, "test_max_level", field))
+    if not 1 <= test_max_level <= max_level:
+        raise ConfigError(f"{field}.test_max_level", f"must be between 1 and {max_level}")
+    return CertaintyRules(
+        test_max_level=test_max_level,
+        start=start,
+        indirectness=int(_get(down, "indirectness", f"{field}.rate_down")),
+        inconsistency=int(_get(down, "inconsistency", f"{field}.rate_down")),
+        imprecision=int(_get(down, "imprecision", f"{field}.rate_down")),
+        inconsistency_ratio=float(_get(raw, "inconsistency_ratio", field)),
+        imprecision_min_participants=int(_get(raw, "imprecision_min_participants", field)),
+        pooled_designs=pooled,
     )

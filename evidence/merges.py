@@ -26,6 +26,8 @@ _STANCE_COLUMNS = (
     "stance_origin",
     "stance_confidence",
     "stance_evidence",
+    "direct",
+    "indirect_because",
     "updated_at",
     "updated_by",
 )
@@ -286,6 +288,8 @@ def apply_curation(
             pmid=pmid,
             stance="unassessed",
             stance_origin="unassessed",
+            direct=True,
+            indirect_because="",
             in_latest_query=False,
         )
         before = None
@@ -306,6 +310,52 @@ def apply_curation(
         "before": None if before is None else json.dumps(before, sort_keys=True),
         "after": json.dumps(after, sort_keys=True),
         "note": note,
+    }
+    return new_links, audit_row
+
+
+def apply_directness(
+    links: pd.DataFrame,
+    *,
+    actor: str,
+    claim_id: str,
+    pmid: str,
+    at: pd.Timestamp | str,
+    direct: bool,
+    because: str = "",
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A curator's judgement of whether a linked study answers the claim's own question.
+
+    An indirect study needs its reason ("ECT, not TMS"), so the why can say it; a direct one
+    has none. Returns the links and the audit row with the before and after values. Designs
+    indirect by nature (rubric ``indirect_designs``) stay indirect whatever is set here.
+    """
+    if not actor or not actor.strip():
+        raise ValueError("a curator action needs an actor")
+    because = (because or "").strip()
+    if not direct and not because:
+        raise ValueError("say why the study is indirect (e.g. 'ECT, not TMS')")
+    if direct and because:
+        raise ValueError("a direct study has no 'indirect because' reason")
+    hit = np.flatnonzero(((links["claim_id"] == claim_id) & (links["pmid"] == pmid)).to_numpy(bool))
+    if not len(hit):
+        raise ValueError(f"PMID {pmid} is not linked to {claim_id}; attach it first")
+    when = _utc(at)
+    row = _row(links.reset_index(drop=True), int(hit[0]))
+    before = {"direct": row["direct"], "indirect_because": row["indirect_because"] or ""}
+    # updated_at/by stay the stance's (suggestion merges compare them); the audit row says who.
+    row.update(direct=bool(direct), indirect_because=because)
+    after = {"direct": bool(direct), "indirect_because": because}
+    new_links = replace_rows(links, pd.DataFrame([row], columns=LINKS.columns), LINKS)
+    audit_row = {
+        "at": when,
+        "actor": actor,
+        "action": "set_directness",
+        "claim_id": claim_id,
+        "pmid": pmid,
+        "before": json.dumps(before, sort_keys=True),
+        "after": json.dumps(after, sort_keys=True),
+        "note": because or None,
     }
     return new_links, audit_row
 

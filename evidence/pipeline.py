@@ -9,7 +9,7 @@ curator's edit committed while a refresh was fetching is merged, never overwritt
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,6 +43,9 @@ class Batch:
     # claim_id -> every PMID its query returns today (full runs only: a dated window says
     # nothing about what dropped out)
     full_hits: Mapping[str, set[str]] = field(default_factory=dict)
+    # The claims registry the claims came from: its parts and tested questions shape the verdicts
+    # (a claim split into parts takes its weakest part's grade). None grades claims whole.
+    registry: Registry | None = None
 
 
 def retag(
@@ -100,6 +103,7 @@ def without_unchanged(batch: Batch, snap: Snapshot) -> Batch:
     links = batch.links
     if len(links):
         cols = ["claim_id", "pmid", "stance", "stance_origin", "note", "stance_evidence"]
+        cols += ["direct", "indirect_because"]  # a curator's change of directness is news
         known = snap["links"][cols].astype(object).fillna("")
         seen = set(map(tuple, known.to_numpy()))
         rows = links[cols].astype(object).fillna("").to_numpy()
@@ -151,7 +155,7 @@ def apply_batch(
         links.loc[found.to_numpy(bool), "in_latest_query"] = True
     links = suggest_unassessed(links, records, claims, now)
 
-    verdicts = grade_claims(claims, links, records, tags, as_of=now.date())
+    verdicts = grade_claims(claims, links, records, tags, as_of=now.date(), registry=batch.registry)
     history = pd.concat(
         [snap["verdicts"], verdicts_frame(verdicts, run_id, now.to_pydatetime())],
         ignore_index=True,
@@ -192,12 +196,20 @@ def registry_for(data_dir: Path) -> Registry:
 
 
 def build_default_store(
-    data_dir: Path, store_dir: Path | None = None, corpus: Path | None = None
+    data_dir: Path,
+    store_dir: Path | None = None,
+    corpus: Path | None = None,
+    *,
+    force: bool = False,
+    on_set_aside: Callable[[Path], None] | None = None,
 ) -> Store:
     """The embedded default: the claims registry plus the curated evidence, graded.
 
     Goes through `read_curated` + `apply_batch`, the same path as any editor's import. Opening an
-    existing store imports again, which changes nothing but adds a verdicts snapshot.
+    existing store imports again, which changes nothing but adds a verdicts snapshot. A damaged
+    store is refused (the error says how to recover); with `force` it is moved aside (kept, never
+    deleted; `on_set_aside` gets its new path) and a fresh one is built. The bundled data is
+    read and validated first, so bad data moves nothing.
     """
     store_dir = store_dir or data_dir / "store"
     registry = registry_for(data_dir)
@@ -205,6 +217,13 @@ def build_default_store(
     curated = read_curated(
         corpus or data_dir / DEFAULT_CORPUS, set(registry.claim_ids), now=now, run_id="default"
     )
+    if force and store_dir.exists():
+        existing = Store(store_dir)
+        state = existing.check()  # tolerant: damaged tables become problems, not errors
+        if state.exists and not state.healthy and not state.needs_upgrade:
+            moved = existing.set_aside()
+            if on_set_aside is not None:
+                on_set_aside(moved)
     store = Store.open(store_dir) if (store_dir / "manifest.json").exists() else None
     store = store or Store.create(store_dir)
     batch = Batch(
@@ -213,6 +232,7 @@ def build_default_store(
         curator_tags=curated.tags,
         claims=claims_frame(registry),
         topic_queries={k: t.query for k, t in registry.topics.items()},
+        registry=registry,
     )
 
     def change(snap: Snapshot) -> dict[str, pd.DataFrame]:

@@ -8,11 +8,12 @@ tested against; it is about 7x slower, which is why it is not used here.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +22,7 @@ from Bio import Medline
 from lxml import etree
 
 from .errors import ParseError
+from .pmids import check_pmid, is_pmid
 from .schema import RECORD_FIELDS, Table
 
 Row = dict[str, Any]
@@ -217,23 +219,52 @@ def _pub_date(row: Row, pub_date: etree._Element | None) -> None:
         row["pub_date"] = _iso(year, _month(month), day)
 
 
-_NOTICES = frozenset({"RetractionIn", "ExpressionOfConcernIn", "ErratumIn"})
+_NOTICES = {
+    "RetractionIn": "retraction_notices",
+    "ExpressionOfConcernIn": "concern_notices",
+    "ErratumIn": "errata",
+}
 
 
-def _comments_corrections(row: Row, citation: etree._Element) -> None:
+def _comments_corrections(row: Row, citation: etree._Element, problems: list[str] | None) -> None:
+    """Retraction, concern and erratum notices; their lists hold only well-formed PMIDs.
+
+    The flags are set whatever the notice's PMID looks like: a retraction must never be lost
+    because its notice is malformed. A malformed notice PMID is reported, not stored, and does
+    not cost the article.
+    """
     for cc in citation.iterfind("CommentsCorrectionsList/CommentsCorrections"):
         kind = cc.get("RefType")
-        if kind not in _NOTICES:  # most entries are "Cites"; skip them cheaply
+        column = _NOTICES.get(kind or "")
+        if column is None:  # most entries are "Cites"; skip them cheaply
             continue
-        pmid = cc.findtext("PMID") or cc.findtext("RefSource") or ""
         if kind == "RetractionIn":
             row["retracted"] = True
-            row["retraction_notices"].append(pmid.strip())
         elif kind == "ExpressionOfConcernIn":
             row["expression_of_concern"] = True
-            row["concern_notices"].append(pmid.strip())
-        elif kind == "ErratumIn":
-            row["errata"].append(pmid.strip())
+        pmid = cc.findtext("PMID")
+        if pmid is None:
+            continue  # a notice PubMed cites without a PMID: the flag above is all there is
+        if is_pmid(pmid):
+            row[column].append(pmid)
+        elif problems is not None:
+            problems.append(f"{_where(cc)}: {kind} notice with malformed PMID {pmid!r} ignored")
+
+
+def _where(element: etree._Element) -> str:
+    """Where an element sits in its document, for messages (the line is free from lxml)."""
+    line = element.sourceline
+    return f"{element.tag} at line {line}" if line else element.tag
+
+
+def _pmid_of(element: etree._Element, path: str) -> str:
+    """The entry's own PMID, checked against the one rule; a ParseError names the entry."""
+    pmid = element.findtext(path)
+    if pmid and is_pmid(pmid):
+        return pmid
+    if not pmid:
+        raise ParseError(_where(element), "no PMID")
+    return check_pmid(pmid, _where(element))  # raises, naming the entry
 
 
 def _mesh(citation: etree._Element) -> list[dict[str, Any]]:
@@ -275,13 +306,15 @@ def _history(row: Row, pubmed_data: etree._Element | None) -> None:
     _article_ids(row, pubmed_data.find("ArticleIdList"))
 
 
-def article_row(element: etree._Element, source: str = "efetch") -> Row:
-    """One <PubmedArticle> element -> a row."""
+def article_row(
+    element: etree._Element, source: str = "efetch", problems: list[str] | None = None
+) -> Row:
+    """One <PubmedArticle> element -> a row; ``problems`` gets notices whose PMID was dropped."""
     row = _empty_row(source)
     citation = element.find("MedlineCitation")
     if citation is None:
-        raise ParseError("PubmedArticle", "no MedlineCitation element")
-    row["pmid"] = (citation.findtext("PMID") or "").strip()
+        raise ParseError(_where(element), "no MedlineCitation element")
+    row["pmid"] = _pmid_of(element, "MedlineCitation/PMID")
     row["citation_status"] = citation.get("Status") or ""
     article = citation.find("Article")
     if article is not None:
@@ -315,12 +348,10 @@ def article_row(element: etree._Element, source: str = "efetch") -> Row:
                 row["epub_date"] = _date_el(d)
     row["mesh"] = _mesh(citation)
     row["keywords"] = [_text(k) for k in citation.iterfind("KeywordList/Keyword")]
-    _comments_corrections(row, citation)
+    _comments_corrections(row, citation, problems)
     if "Retracted Publication" in row["publication_types"]:
         row["retracted"] = True
     _history(row, element.find("PubmedData"))
-    if not row["pmid"]:
-        raise ParseError("PubmedArticle", "no PMID")
     return _finish(row)
 
 
@@ -330,8 +361,8 @@ def book_row(element: etree._Element, source: str = "efetch") -> Row:
     row["article_kind"] = "book"
     doc = element.find("BookDocument")
     if doc is None:
-        raise ParseError("PubmedBookArticle", "no BookDocument element")
-    row["pmid"] = (doc.findtext("PMID") or "").strip()
+        raise ParseError(_where(element), "no BookDocument element")
+    row["pmid"] = _pmid_of(element, "BookDocument/PMID")
     book = doc.find("Book")
     row["title"] = _text(doc.find("ArticleTitle")) or _text(
         book.find("BookTitle") if book is not None else None
@@ -345,16 +376,17 @@ def book_row(element: etree._Element, source: str = "efetch") -> Row:
     row["publication_types"] = [_text(p) for p in doc.iterfind("PublicationType")]
     row["keywords"] = [_text(k) for k in doc.iterfind("KeywordList/Keyword")]
     _history(row, element.find("PubmedBookData"))
-    if not row["pmid"]:
-        raise ParseError("PubmedBookArticle", "no PMID")
     return _finish(row)
 
 
 @dataclass
 class ParseStats:
+    """Counts of one parse; ``problems`` says what was skipped or ignored, and where."""
+
     articles: int = 0
     books: int = 0
     skipped: int = 0
+    problems: list[str] = field(default_factory=list)
 
 
 def _open(source: Source) -> IO[bytes]:
@@ -370,8 +402,9 @@ def parse_pubmed_xml(
 ) -> Iterator[Row]:
     """Stream rows from a PubmedArticleSet (bytes, path or binary file), one per article.
 
-    Book entries are parsed too (``article_kind == "book"``); an entry that cannot be read is
-    counted in ``stats.skipped`` rather than stopping the batch. Malformed XML raises ParseError.
+    Book entries are parsed too (``article_kind == "book"``); an entry that cannot be read (no
+    or a malformed PMID...) is counted in ``stats.skipped`` and described in ``stats.problems``
+    rather than stopping the batch. Malformed XML raises ParseError.
     """
     stats = stats if stats is not None else ParseStats()
     label = str(source) if isinstance(source, str | Path) else "PubMed XML"
@@ -390,13 +423,17 @@ def parse_pubmed_xml(
             for _, element in events:
                 try:
                     if element.tag == "PubmedArticle":
-                        yield article_row(element, source_name)
+                        notes: list[str] = []
+                        row = article_row(element, source_name, notes)
+                        stats.problems += (f"{label}: {n}" for n in notes)
+                        yield row
                         stats.articles += 1
                     else:
                         yield book_row(element, source_name)
                         stats.books += 1
-                except ParseError:
+                except ParseError as exc:
                     stats.skipped += 1
+                    stats.problems.append(f"{label}: {exc} (entry skipped)")
                 element.clear(keep_tail=False)
                 parent = element.getparent()
                 if parent is not None:
@@ -411,17 +448,26 @@ def parse_pubmed_xml(
 
 # -- MEDLINE / .nbib ------------------------------------------------------------------------
 _MEDLINE_ID = re.compile(r"^\s*(\S+)\s*\[(\w+)\]\s*$")
-_MEDLINE_PMID = re.compile(r"PMID:\s*(\d+)")
+_MEDLINE_NOTICE_PMID = re.compile(r"PMID:\s*(\w+)")  # "... 2020;1:2. PMID: 12345"
 
 
 def _medline_notices(values: Iterable[str]) -> list[str]:
-    return [m.group(1) for v in values if (m := _MEDLINE_PMID.search(v))]
+    """The notices' PMIDs; one that breaks the PMID rule is left out, as in the XML parse."""
+    return [
+        m.group(1) for v in values if (m := _MEDLINE_NOTICE_PMID.search(v)) and is_pmid(m.group(1))
+    ]
 
 
-def medline_row(record: dict[str, Any], source: str = "nbib") -> Row:
-    """One ``Bio.Medline`` record -> a row of the same shape as the XML parse."""
+def medline_row(record: dict[str, Any], source: str = "nbib", where: str = "MEDLINE") -> Row:
+    """One ``Bio.Medline`` record -> a row of the same shape as the XML parse.
+
+    ``where`` (file and line of the record) is what a bad PMID's error names.
+    """
     row = _empty_row(source)
-    row["pmid"] = str(record.get("PMID", "")).strip()
+    pmid = record.get("PMID", "")  # as written after "PMID- ": " 12" (two spaces) is malformed
+    if not pmid:
+        raise ParseError(where, "record without a valid PMID (no 'PMID- ' line)")
+    row["pmid"] = check_pmid(pmid, where)
     row["title"] = _squash(record.get("TI", "") or record.get("BTI", ""))
     row["abstract"] = _squash(record.get("AB", ""))
     if row["abstract"]:
@@ -469,18 +515,85 @@ def medline_row(record: dict[str, Any], source: str = "nbib") -> Row:
         bool(record.get("RIN")) or "Retracted Publication" in row["publication_types"]
     )
     row["expression_of_concern"] = bool(record.get("ECI"))
-    if not row["pmid"].isdigit():
-        raise ParseError("MEDLINE", f"record without a valid PMID (got {row['pmid']!r})")
     return _finish(row)
 
 
+def not_utf8(data: bytes, error: UnicodeDecodeError) -> tuple[int, str]:
+    """Line and reason for bytes that failed to decode, so every reader reports them alike.
+
+    ``error`` comes from decoding all of ``data`` with "utf-8-sig", so its offset is exact
+    (less a BOM).
+    """
+    offset = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+    line = data.count(b"\n", 0, offset) + 1
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return line, "the file is UTF-16 text; save it as UTF-8"
+    return line, (
+        f"not UTF-8 text (byte 0x{data[offset]:02x} at byte offset {offset}); save it as UTF-8"
+    )
+
+
+def read_utf8(path: Path) -> str:
+    """A whole text file decoded strictly (a UTF-8 BOM is dropped); a bad byte is a ParseError.
+
+    Decoding all at once, rather than line by line, gives the exact place of a bad byte and keeps
+    a half-read file from ever reaching the store.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, reason = not_utf8(data, exc)
+        raise ParseError(f"{path}:{line}", reason) from None
+
+
+class _CountedLines:
+    """Lines passed on to ``Bio.Medline``, counted, so errors can name a record's first line."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = lines
+        self.number = 0  # the line last handed out
+        self.starts: list[int] = []  # first line of each blank-line-separated record
+
+    def __iter__(self) -> Iterator[str]:
+        blank = True
+        for line in self._lines:
+            self.number += 1
+            is_blank = line in ("\n", "\r\n")  # what Bio.Medline takes for a record break
+            if blank and not is_blank:
+                self.starts.append(self.number)
+            blank = is_blank
+            yield line
+
+
 def parse_medline(source: str | Path | IO[str], source_name: str = "nbib") -> Iterator[Row]:
-    """Rows from a PubMed-format (MEDLINE / .nbib) export."""
+    """Rows from a PubMed-format (MEDLINE / .nbib) export; an error names the file and line."""
     if isinstance(source, str | Path):
-        with open(source, encoding="utf-8-sig") as handle:
-            yield from (medline_row(r, source_name) for r in Medline.parse(handle))
+        label = str(source)
+        handle: IO[str] = io.StringIO(read_utf8(Path(source)), newline=None)
     else:
-        yield from (medline_row(r, source_name) for r in Medline.parse(source))
+        label, handle = str(getattr(source, "name", "MEDLINE")), source
+    lines = _CountedLines(handle)
+    records = Medline.parse(lines)
+    index = 0
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:  # an open text handle in the wrong encoding
+            where = f"{label}:{lines.number + 1}"
+            raise ParseError(where, f"cannot decode as {exc.encoding}: {exc.reason}") from None
+        except KeyError:  # Bio.Medline: a continuation line (6 spaces) with no field before it
+            raise ParseError(
+                f"{label}:{lines.number}",
+                "not PubMed (MEDLINE) format: an indented line with no field tag before it",
+            ) from None
+        yield medline_row(record, source_name, where=f"{label}:{lines.starts[index]}")
+        index += 1
 
 
 def records_frame(rows: Iterable[Row]) -> pd.DataFrame:

@@ -171,6 +171,9 @@ def candidate_links(
             "stance_confidence": np.nan,
             "stance_evidence": None,
             "note": None,
+            # Not yet judged: direct until a curator says otherwise; it cannot count before then.
+            "direct": True,
+            "indirect_because": "",
             "in_latest_query": None,
             "first_linked_run": run_id,
             "updated_at": now,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: links.direct/indirect_because; verdicts.direction/certainty/needs_review
 
 _str = pa.string()
 _strs = pa.list_(pa.string())
@@ -170,6 +170,10 @@ LINKS = Table(
             ("stance_confidence", pa.float64()),
             ("stance_evidence", _str),  # the sentence(s) behind a suggested stance
             ("note", _str),
+            # Does the study answer the claim's own question? A curator's judgement; a link found
+            # by the machine starts as True (it cannot raise a grade before a curator confirms it).
+            ("direct", pa.bool_()),
+            ("indirect_because", _str),  # e.g. "ECT, not TMS"; "" when direct
             ("in_latest_query", pa.bool_()),
             ("first_linked_run", _str),
             ("updated_at", _ts),
@@ -228,6 +232,9 @@ VERDICTS = Table(
             ("grade", _str),
             ("score", pa.int64()),
             ("rule", _str),
+            ("direction", _str),  # supports, mixed, contradicts, none
+            ("certainty", _str),  # high, moderate, low, very low (GRADE-style)
+            ("needs_review", pa.bool_()),  # a machine-suggested contradiction awaits a curator
             ("n_supports", pa.int64()),
             ("n_contradicts", pa.int64()),
             ("n_mixed", pa.int64()),

@@ -7,6 +7,7 @@ The config file is ``$EVIDENCE_CONFIG`` if set, else ``<data_dir>/evidence.toml`
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -24,7 +25,14 @@ REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything that varies between deployments. Passed explicitly; never a module global."""
+    """Everything that varies between deployments. Passed explicitly; never a module global.
+
+    HTTP time limits, so an unattended refresh cannot hang: ``connect_timeout`` (seconds to
+    open a connection), ``timeout`` (seconds to wait for each read of an answer),
+    ``total_timeout`` (seconds one request may take in all, however slowly the answer trickles
+    in) and ``run_deadline_minutes`` (after this long no new request starts and no retry wait
+    runs: the run stops with `DeadlineExceeded`).
+    """
 
     data_dir: Path = REPO_DATA_DIR
     email: str = ""
@@ -35,7 +43,10 @@ class Settings:
     esearch_expire_hours: float = 6.0
     efetch_expire_days: float = 28.0
     batch_size: int = 200
+    connect_timeout: float = 10.0
     timeout: float = 30.0
+    total_timeout: float = 120.0
+    run_deadline_minutes: float = 120.0
     max_retries: int = 5
     backoff_factor: float = 0.5
     backoff_max: float = 60.0
@@ -63,8 +74,17 @@ class Settings:
             raise ConfigError("email", f"{self.email!r} is not an e-mail address")
         if not self.tool or any(c.isspace() for c in self.tool):
             raise ConfigError("tool", "must be a non-empty string without spaces")
-        for name in ("esearch_expire_hours", "efetch_expire_days", "timeout", "recheck_days"):
-            if getattr(self, name) <= 0:
+        positive = (
+            "esearch_expire_hours",
+            "efetch_expire_days",
+            "connect_timeout",
+            "timeout",
+            "total_timeout",
+            "run_deadline_minutes",
+            "recheck_days",
+        )
+        for name in positive:
+            if not 0 < getattr(self, name) < math.inf:  # also refuses NaN
                 raise ConfigError(name, "must be greater than 0")
         if self.max_retries < 0:
             raise ConfigError("max_retries", "must be 0 or more")

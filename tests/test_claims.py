@@ -185,3 +185,67 @@ def test_repo_registry__matches_the_clinics_claim_list():
     theirs = {c["id"]: (c["statement"], c["quote"], c["topics"]) for c in source["claims"]}
     assert ours == theirs
     assert all(c.content == source["source"]["file"] for c in registry.claims)
+
+
+def with_parts(parts: list[dict], claim: int = 0) -> dict:
+    data = variant(claim)
+    data["claims"][claim]["parts"] = parts
+    return data
+
+
+PART_A = {"id": "C01a", "statement": "Widgets cure boredom.", "evidence": ["90000001"]}
+PART_B = {"id": "C01b", "statement": "In most people.", "gap": "no study counts people"}
+
+
+def test_load_claims__parts_and_tested_question(tmp_path):
+    data = with_parts([PART_A, {**PART_B, "evidence": [90000002]}])
+    data["claims"][0]["tested_question"] = "widgets for boredom"
+    claim = load_claims(write(tmp_path, data)).claim("C01")
+    assert [p.id for p in claim.parts] == ["C01a", "C01b"]
+    assert claim.parts[1].evidence == ["90000002"]  # an unquoted YAML PMID is read as text
+    assert (claim.parts[1].gap, claim.tested_question) == (
+        "no study counts people",
+        "widgets for boredom",
+    )
+
+
+@pytest.mark.parametrize(
+    ("parts", "field", "reason"),
+    [
+        ([PART_A], "parts", "needs at least two"),
+        ([PART_A, {**PART_B, "id": "C02b"}], "parts.C02b.id", "must be C01a"),
+        ([PART_A, {**PART_B, "id": "C01a"}], "parts.C01a", "duplicate part id"),
+        ([PART_A, {**PART_B, "evidence": ["12AB"]}], "parts.C01b.evidence", "malformed PMID"),
+        ([PART_A, {**PART_B, "evidence": ["1", "1"]}], "parts.C01b.evidence", "listed twice"),
+        ([PART_A, {**PART_B, "id": "C01-b"}], "parts.1.id", "should match pattern"),
+        ([PART_A, {**PART_B, "statement": ""}], "parts.1.statement", "at least 1 character"),
+        ([PART_A, {**PART_B, "extra": 1}], "parts.1.extra", "unknown key"),
+    ],
+)
+def test_load_claims__bad_parts_name_claim_and_field(tmp_path, parts, field, reason):
+    error = bad(tmp_path, with_parts(parts))
+    assert f"claim C01, field {field!r}: " in str(error)
+    assert reason in str(error)
+
+
+def test_repo_registry__parts_list_only_the_claims_own_curated_studies():
+    """A part's PMIDs are curated links of its claim (none invented), and a split claim lists
+    every one of its curated studies under some part (none silently bears on every part)."""
+    import json
+
+    linked: dict[str, set[str]] = {}
+    for line in (REPO / "data" / "corpus" / "curated_evidence.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        for judgement in entry["claims"]:
+            linked.setdefault(judgement["claim"], set()).add(str(entry["pmid"]))
+    registry = load_claims(REPO / "data" / "claims.yaml")
+    split = {c.id: c for c in registry.claims if c.parts}
+    assert {"C11", "C13", "C14", "C15"} <= set(split)
+    for claim in split.values():
+        listed = {pmid for part in claim.parts for pmid in part.evidence}
+        assert listed <= linked[claim.id], (claim.id, listed - linked[claim.id])
+        assert listed == linked[claim.id], (claim.id, linked[claim.id] - listed)
+    c14 = {p.id: p for p in split["C14"].parts}
+    assert set(c14["C14b"].evidence) == {"37657200", "39725000"}
+    assert "20–40 minute session length" in c14["C14b"].gap
+    assert registry.claim("C12").tested_question and registry.claim("C13").tested_question

@@ -58,8 +58,16 @@ def _sign_in(at: AppTest, name: str, password: str) -> AppTest:
 def test_overview_shows_every_claim_with_its_verdict(app: AppTest, data_dir: Path) -> None:
     assert app.title[0].value == "Claims overview"
     table = app.dataframe[0].value.set_index("claim_id")
-    claims = Store.open(data_dir / "store").read("claims")
-    assert list(table.index) == list(claims["claim_id"])
+    store = Store.open(data_dir / "store")
+    claims = store.read("claims")
+    assert sorted(table.index) == sorted(claims["claim_id"])
+    expected = views.overview_table(
+        store.snapshot(),
+        views.current_verdicts(store.snapshot(), registry=views.load_registry(data_dir)),
+    )
+    assert list(table.index) == list(expected["claim_id"])  # certainty first, then direction
+    assert list(table.index).index("C03") < list(table.index).index("C12")
+    assert table.at["C12", "certainty"] == "very low" and table.at["C12", "direction"] == "mixed"
     assert table.at["C07", "verdict"] == _stored_grade(data_dir, "C07")
     grade = table.at["C07", "verdict"]
     app.multiselect[0].select(grade).run()  # filter by verdict
@@ -217,3 +225,77 @@ def test_editor_accepts_a_suggested_stance_in_one_click(app: AppTest, data_dir: 
     assert list(audit["action"]) == [views.ACCEPT_SUGGESTION] and audit["actor"].iloc[0] == EDITOR
     link = store.read("links").query("claim_id == 'C01' and pmid == @XSS_PMID").iloc[0]
     assert (link["stance"], link["stance_origin"]) == ("supports", "curator")
+
+
+def test_claim_page_reads_the_why_first_and_shows_each_part(app: AppTest) -> None:
+    at = _goto(app, "claim", claim_id="C14")
+    assert any(m.value.startswith("**Verdict: Limited** · direction mixed") for m in at.markdown)
+    assert any(
+        m.value.startswith("No study confirms the 20–40 minute session length") for m in at.markdown
+    )
+    assert any(s.value == "Parts of this claim" for s in at.subheader)
+    html = _html(at)
+    assert "C14a" in html and "C14b" in html
+    assert {m.label for m in at.metric} >= {"Direction", "Certainty", "Score"}
+    next(s for s in at.selectbox if s.label == "Claim").select("C12").run()
+    assert any(
+        m.value.startswith("No study has tested TMS for antidepressant") for m in at.markdown
+    )
+
+
+def test_a_suggested_contradiction_shows_needs_review(app: AppTest, data_dir: Path) -> None:
+    import pandas as pd
+
+    from evidence.merges import upsert_links
+    from evidence.schema import LINKS
+    from tests import store_synthetic as syn
+
+    store = Store.open(data_dir / "store")
+    suggested = syn.links(
+        [
+            syn.link(
+                "C07",
+                0,
+                pmid="29955803",  # a real corpus RCT not linked to C07
+                stance="contradicts",
+                stance_origin="suggested",
+                stance_confidence=0.8,
+                first_linked_run="default",
+                updated_at=pd.Timestamp("2026-11-26", tz="UTC"),
+            )
+        ]
+    )
+    store.update(
+        lambda s: {"links": LINKS.conform(upsert_links(s["links"], suggested))}, actor="tests"
+    )
+    app.run()
+    assert app.dataframe[0].value.set_index("claim_id").at["C07", "needs_review"]
+    at = _goto(app, "claim", claim_id="C07")
+    assert any(w.value.startswith("Needs review") for w in at.warning)
+    assert any(
+        m.value.startswith(f"**Verdict: {_stored_grade(data_dir, 'C07')}**") for m in at.markdown
+    )
+
+
+def test_editor_marks_a_study_indirect_and_it_is_audited(app: AppTest, data_dir: Path) -> None:
+    import json
+
+    store = Store.open(data_dir / "store")
+    at = _sign_in(app, EDITOR, EDITOR_PASSWORD)
+    at = _goto(at, "claim", claim_id="C07")
+    at.selectbox(key="directness_pmid").select("36692954")
+    at.radio(key="directness_choice").set_value("indirect")
+    at.text_input(key="directness_because").input("SYNTHETIC reason: deep TMS, not figure-8")
+    next(b for b in at.button if b.label == "Save directness").click()
+    at.run()
+    assert not at.exception and not at.error
+    audit = store.read("audit")
+    assert list(audit["action"]) == [views.SET_DIRECTNESS] and audit["actor"].iloc[0] == EDITOR
+    assert json.loads(audit["before"].iloc[0])["direct"] is True
+    assert json.loads(audit["after"].iloc[0]) == {
+        "direct": False,
+        "indirect_because": "SYNTHETIC reason: deep TMS, not figure-8",
+    }
+    link = store.read("links").query("claim_id == 'C07' and pmid == '36692954'").iloc[0]
+    assert not link["direct"]
+    assert any("Verdict now:" in s.value for s in at.success)

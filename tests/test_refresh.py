@@ -15,7 +15,7 @@ from evidence.claims import load_claims
 from evidence.cli import main
 from evidence.refresh import plan_queries
 from evidence.store import Store
-from tests.fake_eutils import FakeEutils, PubMedIndex, articles_from
+from tests.fake_eutils import FakeEutils, PubMedIndex, articles_from, curated_articles
 
 CURATED_FIXTURE_PMID = "27797938"  # a real fixture record (pubmed4.xml) given a curated link
 
@@ -25,6 +25,7 @@ def world(data_dir, eutils_dir, monkeypatch):
     """The fake PubMed: every fixture article found by the topic queries, two by claim C03."""
     with FakeEutils() as server:
         index = PubMedIndex(articles_from(sorted(eutils_dir.glob("pubmed*.xml")))).install(server)
+        index.also_serves = curated_articles(data_dir / "corpus" / "curated_evidence.jsonl")
         plan = plan_queries(load_claims(data_dir / "claims.yaml"), ())
         pmids = sorted(index.articles)
         for name, term in plan:

@@ -21,7 +21,7 @@ from evidence.pipeline import build_default_store
 from evidence.refresh import plan_queries
 from evidence.store import Store
 from tests.conftest import copy_default_data
-from tests.fake_eutils import FakeEutils, PubMedIndex, articles_from
+from tests.fake_eutils import FakeEutils, PubMedIndex, articles_from, curated_articles
 
 KILLS = 6
 
@@ -41,6 +41,7 @@ def test_refresh_killed_at_random_moments_leaves_old_or_new_state(tmp_path, euti
 
     with FakeEutils() as server:
         index = PubMedIndex(articles_from(sorted(eutils_dir.glob("pubmed*.xml")))).install(server)
+        index.also_serves = curated_articles(template / "corpus" / "curated_evidence.jsonl")
         for name, term in plan_queries(load_claims(template / "claims.yaml"), ()):
             if name.startswith("topic:"):
                 index.add_search(term, sorted(index.articles))

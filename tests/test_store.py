@@ -259,16 +259,19 @@ def _v0_to_v1(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def test_old_store_is_migrated_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import evidence.migrations  # noqa: F401  (registers v1 -> v2 until store.py imports it)
+
     monkeypatch.setitem(store_module.MIGRATIONS, 0, _v0_to_v1)
     _write_v0_store(tmp_path / "s")
 
     store = Store.open(tmp_path / "s")
 
     manifest = _manifest(tmp_path / "s")
-    assert (manifest["schema_version"], manifest["version"]) == (1, 2)
+    assert (manifest["schema_version"], manifest["version"]) == (SCHEMA_VERSION, 2)
     links = store.read("links")
     assert links.loc[0, "note"] == "SYNTHETIC v0 note"
     assert pd.isna(links.loc[0, "stance_evidence"])
+    assert (links.loc[0, "direct"], links.loc[0, "indirect_because"]) == (True, "")
     assert links.dtypes.equals(LINKS.empty().dtypes)
     assert len(store.read("record_changes")) == 0
     assert Store.open(tmp_path / "s").version == 2  # migrates once

@@ -31,6 +31,8 @@ def _link(claim: str, pmid: str, stance: str, origin: str, note: str | None = No
         "stance_confidence": float("nan"),
         "stance_evidence": None,
         "note": note,
+        "direct": True,
+        "indirect_because": "",
         "in_latest_query": True,
         "first_linked_run": "r1",
         "updated_at": pd.Timestamp("2026-11-01T00:00:00Z"),

@@ -1,12 +1,21 @@
-"""Tags against the real PubMed fixtures and small synthetic records."""
+"""Tags against the real PubMed fixtures and small synthetic records; the MEDLINE bulk reader."""
 
 from __future__ import annotations
 
+import gzip
+import io
+from collections import Counter
+from pathlib import Path
+
 import pandas as pd
 import pytest
+from lxml import etree
 
+from evidence.errors import ParseError
 from evidence.levels import load_rubric
-from evidence.schema import DESIGNS, TAGS
+from evidence.medline_xml import parse_medline_xml
+from evidence.records import ParseStats, article_row, parse_pubmed_xml, records_frame
+from evidence.schema import DESIGNS, RECORD_FIELDS, TAGS
 from evidence.tagging import (
     DESIGN_TEXT_RULES,
     PUBLICATION_TYPE_DESIGNS,
@@ -15,7 +24,7 @@ from evidence.tagging import (
     sample_size_from_text,
     tag_records,
 )
-from tests.conftest import SHARED
+from tests.conftest import SHARED, shared_path
 from tests.fixture_records import pubmed_fixture_records
 
 
@@ -160,15 +169,95 @@ def test_topics_mesh_first_then_text():
         ("SYNTHETIC: a review", "", "narrative review"),
         ("SYNTHETIC: a brief non-systematic review", "", "narrative review"),
         ("SYNTHETIC", "Previous randomized trials and meta-analyses are cited.", "meta-analysis"),
+        # trial phases: a randomized phase II trial is an RCT; an early phase alone is not
+        ("SYNTHETIC: a randomized phase II trial", "", "randomized controlled trial"),
+        ("SYNTHETIC: a randomised, multicentre phase 3 trial", "", "randomized controlled trial"),
+        ("SYNTHETIC: a phase II trial of iTBS", "", "non-randomized trial"),
+        ("SYNTHETIC", "In this phase I dose-finding study...", "non-randomized trial"),
+        ("SYNTHETIC", "A phase 1b study in 12 patients.", "non-randomized trial"),
+        # an open-label or phase II title defers to an abstract that says randomized
+        (
+            "SYNTHETIC: a phase II trial",
+            "Patients were randomly assigned to rTMS or sham.",
+            "randomized controlled trial",
+        ),
+        (
+            "SYNTHETIC open-label study",
+            "Patients were randomly assigned to rTMS or sham.",
+            "randomized controlled trial",
+        ),
+        # ... unless the title says in words that it was not randomized
+        (
+            "SYNTHETIC single-arm open-label study",
+            "Patients were randomly assigned to a dose.",
+            "non-randomized trial",
+        ),
+        # reviews that say so in other words
+        ("SYNTHETIC", "This article reviews the evidence on rTMS.", "narrative review"),
+        ("SYNTHETIC", "This paper specifically reviews animal models.", "narrative review"),
+        ("SYNTHETIC", "We will briefly review these data.", "narrative review"),
+        # article kinds named by the title, before the design of the study they discuss
+        ("Reply.", "", "other"),
+        ("Authors' response.", "", "other"),
+        ("Re: a randomized trial of SYNTHETIC", "", "other"),
+        (
+            "SYNTHETIC: Commentary on: a randomised, placebo-controlled trial",
+            "",
+            "other",
+        ),
+        ("SYNTHETIC: letter to the editor", "", "other"),
+        # guidelines: a title or a text that calls itself one; citing guidelines is no guideline
+        ("SYNTHETIC guidelines for rTMS", "", "guideline"),
+        ("SYNTHETIC", "This guideline updates the 2016 recommendations.", "guideline"),
+        ("SYNTHETIC", "Patients were treated according to WHO guidelines.", None),
+        (
+            "Adherence to guidelines: a cross-sectional SYNTHETIC survey",
+            "",
+            "cross-sectional",
+        ),
+        (
+            "SYNTHETIC: a randomized trial of guideline-based care",
+            "",
+            "randomized controlled trial",
+        ),
+        # a design phrase right after a citing word describes other studies
+        ("SYNTHETIC", "Published case series report benefit.", None),
+        ("SYNTHETIC", "Some case reports suggest harm.", None),
+        ("SYNTHETIC", "Several cohort studies exist. We describe a case of mania.", "case report"),
+        ("SYNTHETIC", "Some patients were randomized to sham.", "randomized controlled trial"),
     ],
 )
 def test_design_text_rules(title, abstract, expected):
-    assert design_from_text(title, abstract)[0] == expected
+    found = design_from_text(title, abstract)
+    assert (found[0] if found else None) == expected
 
 
 def test_design_text_rules_near_misses():
     assert design_from_text("SYNTHETIC", "Randomized trials exist but this is an essay.") is None
     assert design_from_text("SYNTHETIC", "") is None
+    # "reply to" / "response to" in a research title do not make it a letter
+    assert design_from_text("Time to reply to SYNTHETIC messages", "") is None
+    assert design_from_text("Response to treatment in a randomized SYNTHETIC trial", "") == (
+        "randomized controlled trial",
+        "title",
+        "randomized SYNTHETIC trial",
+    )
+    assert design_from_text("SYNTHETIC: a phase II/III trial", "") is None
+    assert design_from_text("SYNTHETIC", "Medical records were reviewed.") is None
+
+
+def test_text_article_kind_is_tagged_other_when_not_indexed():
+    tags = tags_of(
+        [
+            record(
+                "1",
+                citation_status="In-Process",
+                title="SYNTHETIC: Commentary on: a randomised, placebo-controlled trial",
+            )
+        ]
+    )
+    assert pick(tags, "1", "design") == {"other": "text_rule"}
+    assert pick(tags, "1", "level") == {str(load_rubric().levels["other"]): "rubric"}
 
 
 def test_publication_type_beats_text_and_text_only_when_no_design_type():
@@ -258,3 +347,155 @@ def test_curator_tags_win_per_kind():
     assert tags[tags["kind"] == "sample_size"]["value"].tolist() == ["250"]
     assert pick(tags, "1", "level") == {"3": "rubric"}
     assert list(tags.columns) == TAGS.columns
+
+
+# --- MEDLINE bulk XML (MedlineCitationSet) --------------------------------------------------
+
+MEDLINE_XML = ("fixtures", "medline", "medline16n0902.xml.gz")
+
+
+@pytest.fixture(scope="module")
+def medline_rows() -> list[dict]:
+    return list(parse_medline_xml(shared_path(*MEDLINE_XML)))
+
+
+def test_medline_xml_reads_every_real_citation(medline_rows):
+    path = shared_path(*MEDLINE_XML)
+    stats = ParseStats()
+    rows = list(parse_medline_xml(path, stats=stats))
+    assert (stats.articles, stats.skipped, stats.problems) == (604, 0, [])
+    assert rows == medline_rows
+    assert len({r["pmid"] for r in rows}) == 604
+    assert all(set(r) == set(RECORD_FIELDS.names) for r in rows)
+    assert len(records_frame(rows)) == 604
+    statuses = Counter(r["citation_status"] for r in rows)
+    assert statuses == {
+        "PubMed-not-MEDLINE": 254,
+        "In-Process": 181,
+        "MEDLINE": 94,
+        "In-Data-Review": 75,
+    }
+    types = Counter(t for r in rows for t in r["publication_types"])
+    assert (types["Journal Article"], types["Review"], types["Comment"], types["Letter"]) == (
+        575,
+        40,
+        20,
+        15,
+    )
+    assert (types["Editorial"], types["Randomized Controlled Trial"], types["Case Reports"]) == (
+        7,
+        5,
+        1,
+    )
+
+
+def test_medline_xml_row_fields(medline_rows):
+    row = next(r for r in medline_rows if r["pmid"] == "17942999")
+    assert row["title"].startswith("Neuroplasticity in the processing of pitch dimensions")
+    assert (row["journal"], row["journal_iso"]) == (
+        "Restorative neurology and neuroscience",
+        "Restor. Neurol. Neurosci.",
+    )
+    assert (row["volume"], row["issue"], row["pages"], row["pub_year"]) == (
+        "25",
+        "3-4",
+        "195-210",
+        2007,
+    )
+    assert row["authors"] == ["Chandrasekaran B", "Gandour JT", "Krishnan A"]
+    assert [s["label"] for s in row["abstract_sections"]] == [
+        "PURPOSE",
+        "METHODS",
+        "RESULTS",
+        "CONCLUSIONS",
+    ]
+    assert row["abstract"].startswith("PURPOSE: An auditory electrophysiological study")
+    assert row["publication_types"] == ["Journal Article", "Research Support, Non-U.S. Gov't"]
+    assert {"descriptor": "Humans", "ui": "D006801", "major": False, "qualifiers": []} in row[
+        "mesh"
+    ]
+    assert row["citation_status"] == "MEDLINE"
+    assert row["languages"] == ["eng"]
+    # the bulk form has no PubmedData: no Entrez date, no PMC id
+    assert (row["entrez_date"], row["pmcid"], row["source"]) == ("", "", "medline_xml")
+
+
+def test_medline_xml_stream_equals_whole_tree_parse(medline_rows):
+    """Moving each citation out of the streamed document loses nothing."""
+    data = gzip.decompress(shared_path(*MEDLINE_XML).read_bytes())
+    parser = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False)
+    whole = etree.fromstring(data, parser)
+    expected = []
+    for citation in whole.iterfind("MedlineCitation"):
+        envelope = etree.Element("PubmedArticle")
+        envelope.append(citation)
+        expected.append(article_row(envelope, "medline_xml"))
+    assert medline_rows == expected
+    assert list(parse_medline_xml(data)) == expected  # uncompressed bytes
+    compressed = io.BytesIO(shared_path(*MEDLINE_XML).read_bytes())  # seekable, cannot peek
+    assert list(parse_medline_xml(compressed)) == expected
+    assert not compressed.closed  # the caller's stream is the caller's to close
+    with gzip.open(shared_path(*MEDLINE_XML)) as handle:  # a stream already decompressed
+        assert list(parse_medline_xml(handle)) == expected
+
+
+def test_medline_xml_tags_real_citations(medline_rows):
+    records = records_frame(medline_rows)
+    designs = tag_records(records).query("kind == 'design'").set_index("pmid")
+    # publication types first: a comment on a trial is "other", a randomized phase II trial RCT
+    assert designs.loc["26431759", ["tag", "origin"]].tolist() == ["other", "publication_type"]
+    assert designs.loc["22508830", "tag"] == "randomized controlled trial"
+    # the text rules alone on the same real titles and abstracts
+    by_pmid = {r["pmid"]: r for r in medline_rows}
+
+    def text_design(pmid: str) -> str | None:
+        found = design_from_text(by_pmid[pmid]["title"], by_pmid[pmid]["abstract"])
+        return found[0] if found else None
+
+    assert text_design("22508830") == "randomized controlled trial"  # "Randomized phase II trial"
+    assert text_design("23415808") == "non-randomized trial"  # "phase II trial (S0526)"
+    assert text_design("26431759") == "other"  # "...: Commentary on: ... randomised trial"
+    assert text_design("26354093") == "narrative review"  # "This article reviews"
+    assert text_design("26342244") is None  # a review citing "published case series"
+
+
+def hostile_medline(secret: Path) -> bytes:
+    """A MedlineCitationSet with an external entity, nested entities and a citation sans PMID."""
+    return f"""<?xml version="1.0"?>
+<!DOCTYPE MedlineCitationSet [
+  <!ENTITY xxe SYSTEM "file://{secret}">
+  <!ENTITY lol "lol">
+  <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+]>
+<MedlineCitationSet>
+<MedlineCitation Status="MEDLINE"><PMID Version="1">123</PMID>
+<Article><ArticleTitle>SYNTHETIC &xxe; &lol2;</ArticleTitle></Article></MedlineCitation>
+<MedlineCitation Status="MEDLINE"><Article><ArticleTitle>SYNTHETIC no PMID</ArticleTitle>
+</Article></MedlineCitation>
+<DeleteCitation><PMID Version="1">456</PMID></DeleteCitation>
+</MedlineCitationSet>
+""".encode()
+
+
+def test_medline_xml_hostile_and_broken_input(tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    hostile = hostile_medline(secret)
+    stats = ParseStats()
+    rows = list(parse_medline_xml(gzip.compress(hostile), stats=stats))
+    assert [r["pmid"] for r in rows] == ["123"]  # the DeleteCitation's PMID is no citation
+    assert rows[0]["title"] == "SYNTHETIC &xxe; &lol2;"  # neither entity expanded
+    assert stats.skipped == 1 and "no PMID" in stats.problems[0]
+    truncated = tmp_path / "cut.xml.gz"
+    truncated.write_bytes(gzip.compress(hostile)[:-40])
+    with pytest.raises(ParseError, match="malformed"):
+        list(parse_medline_xml(truncated))
+    with pytest.raises(ParseError, match="malformed"):
+        list(parse_medline_xml(b"<MedlineCitationSet><MedlineCitation>"))
+
+
+def test_medline_xml_refuses_pubmed_article_set():
+    path = shared_path("fixtures", "eutils", "pubmed1.xml")
+    assert list(parse_pubmed_xml(path))  # the efetch form belongs to the efetch parser
+    with pytest.raises(ParseError, match="use parse_pubmed_xml"):
+        list(parse_medline_xml(path))

@@ -33,14 +33,19 @@ def store(data_dir: Path) -> Store:
     return Store.open(data_dir / "store")
 
 
-def test_overview_matches_the_stored_verdicts_and_link_counts(store: Store) -> None:
+def test_overview_matches_the_stored_verdicts_and_link_counts(store: Store, data_dir: Path) -> None:
     snap = store.snapshot()
-    verdicts = views.current_verdicts(snap, as_of=AS_OF)
+    registry = views.load_registry(data_dir)
+    verdicts = views.current_verdicts(snap, as_of=AS_OF, registry=registry)
     table = views.overview_table(snap, verdicts).set_index("claim_id")
-    assert list(table.index) == list(snap["claims"]["claim_id"])
+    assert sorted(table.index) == sorted(snap["claims"]["claim_id"])  # ordered by certainty
     stored = snap["verdicts"].set_index("claim_id")
     assert table.at["C07", "verdict"] == stored.at["C07", "grade"]
-    assert (table["verdict"] == stored.loc[table.index, "grade"]).all()
+    for shown, kept in [("verdict", "grade"), ("direction", "direction")]:
+        assert (table[shown] == stored.loc[table.index, kept]).all(), shown
+    for column in ("certainty", "needs_review"):
+        assert (table[column] == stored.loc[table.index, column]).all(), column
+    assert table.at["C14", "parts"] == 2 and table.at["C14", "verdict"] == "Limited"
     links = snap["links"]
     c07 = links[links["claim_id"].eq("C07")]
     assert table.at["C07", "supporting"] == c07["stance"].eq("supports").sum()
@@ -114,8 +119,14 @@ def test_claim_detail_lists_every_linked_study(store: Store) -> None:
     pyramid = views.evidence_pyramid(detail.evidence)
     assert pyramid["studies"].sum() == (detail.evidence["stance"] != "irrelevant").sum()
     assert pyramid["level"].between(1, 5).all()
+    assert detail.evidence["direct"].all() and detail.evidence["indirect_because"].eq("").all()
     with pytest.raises(KeyError):
         views.claim_detail(snap, "C99", verdicts["C07"])
+    c12 = views.claim_detail(snap, "C12", verdicts["C12"]).evidence.set_index("pmid")
+    assert not c12.at["28789578", "direct"]
+    assert c12.at["28789578", "indirect_because"].startswith("reward circuitry in depression")
+    assert not c12.at["26993786", "direct"]  # healthy volunteers: indirect by design
+    assert "volunteers without the condition" in c12.at["26993786", "indirect_because"]
 
 
 def test_relevant_passages_mark_the_sentence_about_the_claim() -> None:
@@ -209,7 +220,7 @@ def test_editor_curation_is_audited_and_changes_the_verdict_at_once(store: Store
 
 def test_attach_pmid(store: Store) -> None:
     with pytest.raises(ValueError, match="not in the store"):
-        views.attach_pmid(store, ALICE, "C01", "PMID: 999999991")
+        views.attach_pmid(store, ALICE, "C01", "PMID: 99999991")
     with pytest.raises(ValueError, match="not a PMID"):
         views.attach_pmid(store, ALICE, "C01", "abc")
     verdict = views.attach_pmid(store, ALICE, "C01", f"PMID: {XSS_PMID}", stance="background")
@@ -238,6 +249,7 @@ def test_run_changes_compare_with_the_previous_run(store: Store) -> None:
     assert changes.verdict_changes.iloc[0]["after"] == "Limited"
     assert views.runs_table(snap)["run_id"].tolist() == ["r2", "default"]
     history = views.verdict_history(snap, "C07")
+    assert {"direction", "certainty", "needs_review"} <= set(history.columns)
     assert history["grade"].tolist()[-1] == "Limited" and history["changed"].tolist() == [
         False,
         True,
@@ -256,3 +268,23 @@ def test_open_or_build_builds_on_first_start_and_explains_when_it_cannot(tmp_pat
         (data / name).symlink_to(repo_data / name)
     store = views.open_or_build(data)
     assert (data / "store" / "manifest.json").exists() and len(store.read("claims")) > 0
+
+
+def test_overview_export_has_direction_certainty_and_the_plain_why(
+    store: Store, data_dir: Path
+) -> None:
+    import csv
+    import io
+
+    snap = store.snapshot()
+    verdicts = views.current_verdicts(snap, as_of=AS_OF, registry=views.load_registry(data_dir))
+    table = views.overview_table(snap, verdicts)
+    rows = list(csv.DictReader(io.StringIO(views.overview_export(table, verdicts))))
+    assert [r["claim_id"] for r in rows] == list(table["claim_id"])
+    c12 = next(r for r in rows if r["claim_id"] == "C12")
+    assert (c12["verdict"], c12["direction"], c12["certainty"]) == (
+        verdicts["C12"].grade,
+        verdicts["C12"].direction,
+        verdicts["C12"].certainty,
+    )
+    assert c12["why"].startswith("No study has tested TMS for antidepressant-induced")

@@ -29,6 +29,7 @@ st.query_params["claim"] = claim_id
 ui.show_flash()
 
 detail = views.claim_detail(snap, claim_id, verdicts[claim_id])
+registry = views.load_registry(ui.data_dir())  # so an edit's "Verdict now" grades parts too
 v = detail.verdict
 ui.html_block(f"<h3>{ui.esc(detail.claim_id)}: {ui.esc(detail.statement)}</h3>")
 ui.html_block(
@@ -41,14 +42,41 @@ st.caption(f"In {ui.md_label(detail.content_file)} · topics: {ui.md_label(topic
 c1, c2 = st.columns([1, 3])
 with c1:
     ui.html_block(f'<div style="font-size:1.4em">{ui.badge(v.grade)}</div>')
-    st.metric("Score", f"{v.score} / 100")
+    st.metric("Direction", v.direction, help=views.DIRECTION_HELP)
+    st.metric("Certainty", v.certainty, help=views.CERTAINTY_HELP)
+    st.metric("Score", f"{v.score} / 100", help=views.SCORE_HELP)
 with c2:
-    st.markdown(f"**Verdict: {v.grade}** — rule `{v.rule}`")
-    st.caption(ui.md_label(v.rule_text))
-    for reason in v.reasons:
-        st.markdown(f"- {ui.md_label(reason)}")
-    if v.deciding:
-        st.caption("Deciding studies: " + ", ".join(f"PMID {s.pmid}" for s in v.deciding))
+    st.markdown(f"**Verdict: {v.grade}** · direction {v.direction} · certainty {v.certainty}")
+    if v.needs_review:
+        st.warning(
+            "Needs review: a machine-suggested stance says a study contradicts this claim. "
+            "It does not count until a curator confirms it (see Studies below)."
+        )
+    st.markdown(ui.md_label(" ".join(v.plain)))
+    with st.expander("Details: deciding studies, levels, gaps, what awaits review"):
+        for line in v.details:
+            st.markdown(f"- {ui.md_label(line)}")
+        st.caption(ui.md_label(views.levels_legend()))
+        st.caption(ui.md_label(f"Rubric rule ({v.rule}): {v.rule_text}"))
+
+if v.parts:
+    st.subheader("Parts of this claim")
+    st.caption(
+        "The claim joins assertions that studies answer separately; it takes its weakest part's "
+        "verdict. A study listed under no part bears on every part."
+    )
+    for part in v.parts:
+        with st.container(border=True):
+            ui.html_block(
+                f"{ui.badge(part.grade)} <b>{ui.esc(part.part_id)}</b> {ui.esc(part.statement)}"
+                f" · direction {ui.esc(part.direction)} · certainty {ui.esc(part.certainty)}"
+            )
+            st.markdown(ui.md_label(" ".join(part.plain)))
+            if part.deciding:
+                st.caption(
+                    "Deciding studies: "
+                    + ", ".join(f"PMID {s.pmid} ({s.stance})" for s in part.deciding)
+                )
 
 st.subheader("Evidence")
 ev = detail.evidence
@@ -69,6 +97,8 @@ else:
                 "n",
                 "stance",
                 "stance_origin",
+                "direct",
+                "indirect_because",
                 "relevance",
                 "retracted",
                 "deciding",
@@ -88,8 +118,14 @@ else:
             "n": st.column_config.NumberColumn("n", format="%d"),
             "stance": "Stance",
             "stance_origin": st.column_config.TextColumn(
-                "Stance origin", help="curator = judged by a person; suggested = by the machine"
+                "Stance origin",
+                help="curator = judged by a person (counts); suggested = by the machine (does "
+                "not count until a curator confirms it)",
             ),
+            "direct": st.column_config.CheckboxColumn(
+                "Direct", help="Answers the claim's own question (an editor can change this)"
+            ),
+            "indirect_because": st.column_config.TextColumn("Indirect because"),
             "relevance": st.column_config.NumberColumn("Relevance", format="%.2f"),
             "retracted": st.column_config.CheckboxColumn("Retracted"),
             "deciding": st.column_config.CheckboxColumn("Deciding"),
@@ -150,9 +186,14 @@ else:
             if row.abstract and row.note:
                 st.caption("Curator's note")
                 ui.html_block(ui.esc(row.note))
+            if not row.direct:
+                st.caption(ui.md_label(f"Indirect for this claim: {row.indirect_because}"))
             if row.stance_origin == "suggested":
                 conf = "" if row.confidence is None else f" (confidence {row.confidence:.2f})"
-                st.info(f"Machine-suggested stance: {row.stance}{conf}. Not yet reviewed.")
+                st.info(
+                    f"Machine-suggested stance: {row.stance}{conf}. Not yet reviewed; it does "
+                    "not count in the verdict until a curator confirms it."
+                )
                 if row.stance_evidence:
                     ui.html_block("<i>Driving sentences:</i> " + ui.esc(row.stance_evidence))
             links = f"[PubMed]({row.pubmed_url})"
@@ -173,6 +214,7 @@ else:
                         row.pmid,
                         stance=row.stance,
                         action=views.ACCEPT_SUGGESTION,
+                        registry=registry,
                     )
                 except (EvidenceError, ValueError) as e:
                     st.error(str(e))
@@ -226,13 +268,56 @@ else:
             st.error("Choose a study first.")
         else:
             try:
-                nv = views.curate(ui.store(), who, claim_id, pmid, **action)
+                nv = views.curate(ui.store(), who, claim_id, pmid, registry=registry, **action)
             except (EvidenceError, ValueError, auth.NotAllowed) as e:
                 st.error(str(e))
             else:
                 ui.flash(
                     f"Saved ({action['action']} on PMID {pmid}). "
                     f"Verdict now: {nv.grade} ({nv.score})."
+                )
+                st.rerun()
+
+    with st.form("directness"):
+        st.markdown(
+            "**Directness**: does the study answer this claim's own question? (An indirect one "
+            "counts one level lower and half as much, and can never make a claim Supported.)"
+        )
+        d_pmid = st.selectbox(
+            "Study",
+            options,
+            format_func=lambda p: f"{p} — {titles.get(p, '')[:80]}",
+            index=None,
+            placeholder="Choose a linked study",
+            key="directness_pmid",
+        )
+        d_choice = st.radio(
+            "Directness", ["direct", "indirect"], horizontal=True, key="directness_choice"
+        )
+        d_because = st.text_input(
+            "Indirect because (e.g. 'ECT, not TMS')", key="directness_because"
+        )
+        d_save = st.form_submit_button("Save directness")
+    if d_save:
+        if d_pmid is None:
+            st.error("Choose a study first.")
+        else:
+            try:
+                nv = views.set_directness(
+                    ui.store(),
+                    who,
+                    claim_id,
+                    d_pmid,
+                    direct=d_choice == "direct",
+                    because="" if d_choice == "direct" else d_because,
+                    registry=registry,
+                )
+            except (EvidenceError, ValueError, auth.NotAllowed) as e:
+                st.error(str(e))
+            else:
+                ui.flash(
+                    f"Saved ({views.SET_DIRECTNESS} on PMID {d_pmid}). "
+                    f"Verdict now: {nv.grade} ({nv.direction}, {nv.certainty} certainty)."
                 )
                 st.rerun()
 
