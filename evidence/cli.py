@@ -82,6 +82,16 @@ def parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
 
+    w = sub.add_parser(
+        "check-wording",
+        help="flag claims worded more strongly than their evidence; exit 1 when any is flagged",
+    )
+    w.add_argument("post", nargs="?", help="post file or name in DATA_DIR/content (default: all)")
+    w.add_argument("--as", dest="claims_of", metavar="NAME", help="check POST against NAME's")
+    w.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
+    )
+
     sub.add_parser("add-editor", help="add or reset a dashboard editor (see add-editor --help)")
 
     i = sub.add_parser("import", help="import curated evidence (.jsonl/.csv) or a PubMed .nbib")
@@ -90,6 +100,32 @@ def parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
     add_store_commands(sub)
+
+    br = sub.add_parser("brief", help="a claim's evidence brief: verdict, why, cited studies")
+    br.add_argument("claim", help="claim id, e.g. C03")
+    br.add_argument("--format", choices=("md", "html"), default="md", help="default: md")
+    br.add_argument("--style", choices=("ama", "vancouver"), default="ama", help="default: ama")
+    br.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
+    )
+    cp = sub.add_parser("cite-post", help="a post with numbered citations and claims to review")
+    cp.add_argument("post", help="a file name in DATA_DIR/content, or a path to a post")
+    cp.add_argument("--format", choices=("md", "html"), default="md", help="default: md")
+    cp.add_argument("--style", choices=("ama", "vancouver"), default="ama", help="default: ama")
+    cp.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
+    )
+    ci = sub.add_parser("cite", help="print stored records as references or an export file")
+    ci.add_argument("pmids", nargs="+", metavar="PMID")
+    ci.add_argument(
+        "--style",
+        choices=("ama", "vancouver", "ris", "bibtex", "csl-json", "csv"),
+        default="ama",
+        help="default: ama",
+    )
+    ci.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
+    )
     return ap
 
 
@@ -117,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_store_command(settings, args)
         if args.command == "verdicts":
             return _verdicts(settings, args.why)
+        if args.command == "check-wording":
+            return _check_wording(settings, args.post, args.claims_of)
+        if args.command in ("brief", "cite-post", "cite"):
+            return {"brief": _brief, "cite-post": _cite_post, "cite": _cite}[args.command](
+                settings, args
+            )
         if args.command == "import":
             from .imports import import_file
 
@@ -151,15 +193,13 @@ def _verdicts(settings, why: bool | str) -> int:
 
     from .pipeline import registry_for
     from .store import Store
-    from .verdict import grade_claims
+    from .views import current_verdicts
 
     snap = Store.open(settings.store_dir).snapshot()
     registry = (
         registry_for(settings.data_dir) if (settings.data_dir / "claims.yaml").is_file() else None
     )
-    verdicts = grade_claims(
-        snap["claims"], snap["links"], snap["records"], snap["tags"], registry=registry
-    )
+    verdicts = current_verdicts(snap, registry=registry)  # reads only the linked records
     if why == "json":
         print(json.dumps([_verdict_json(v) for v in verdicts.values()], indent=2))
         return 0
@@ -183,6 +223,16 @@ def _verdicts(settings, why: bool | str) -> int:
 
         print(levels_legend(load_rubric()))
     return 0
+
+
+def _check_wording(settings, post: str | None, claims_of: str | None) -> int:
+    """Each claim's wording against its verdict: the editor's pre-publish check (1 = flagged)."""
+    from .wording import check_data_dir, format_checks
+
+    results = check_data_dir(settings.data_dir, settings.store_dir, post, claims_of=claims_of)
+    for name, checks in results:
+        print("\n".join(format_checks(name, checks)))
+    return 1 if any(c.flagged for _, checks in results for c in checks) else 0
 
 
 def _verdict_json(v) -> dict:
@@ -224,6 +274,73 @@ def _verdict_json(v) -> dict:
         ],
         "deciding": [study(d) for d in v.deciding],
     }
+
+
+def _published_inputs(settings):
+    """The store snapshot and every claim's verdict, graded as the dashboard grades them."""
+    from .store import Store
+    from .views import current_verdicts, load_registry
+
+    snap = Store.open(settings.store_dir).snapshot()
+    return snap, current_verdicts(snap, registry=load_registry(settings.data_dir))
+
+
+def _brief(settings, args: argparse.Namespace) -> int:
+    """`evidence brief C03`: the claim's evidence brief on stdout (exit 1: unknown claim)."""
+    from .brief import build_brief, render_brief
+
+    snap, verdicts = _published_inputs(settings)
+    claim_id = args.claim.strip().upper()
+    if claim_id not in verdicts:
+        known = ", ".join(sorted(verdicts)) or "none"
+        print(f"evidence: unknown claim {claim_id!r} (known: {known})", file=sys.stderr)
+        return 1
+    brief = build_brief(snap, verdicts, claim_id, style=args.style)
+    print(render_brief(brief, args.format), end="")
+    return 0
+
+
+def _cite_post(settings, args: argparse.Namespace) -> int:
+    """`evidence cite-post POST`: the post with references on stdout (exit 1: no such post)."""
+    from .cited_post import cite_post, render_post
+    from .content import list_posts, read_post
+
+    content_dir = settings.data_dir / "content"
+    path = Path(args.post)
+    if not path.is_file():
+        path = content_dir / args.post
+    if not path.is_file():
+        posts = ", ".join(list_posts(content_dir)) or "none"
+        print(
+            f"evidence: no post {args.post!r}: not a file, nor in {content_dir} (posts: {posts})",
+            file=sys.stderr,
+        )
+        return 1
+    snap, verdicts = _published_inputs(settings)
+    cited = cite_post(snap, verdicts, read_post(path), style=args.style)
+    print(render_post(cited, args.format), end="")
+    return 0
+
+
+def _cite(settings, args: argparse.Namespace) -> int:
+    """`evidence cite PMID ...`: references or an export of stored records (exit 1 names PMIDs
+    the store lacks)."""
+    from .citations import EXPORTS, export, format_references, stored_records
+    from .store import Store
+
+    pmids = list(dict.fromkeys(p.strip() for p in args.pmids if p.strip()))
+    records = stored_records(Store.open(settings.store_dir).snapshot(), pmids)
+    missing = [p for p in pmids if p not in set(records["pmid"])]
+    if missing:
+        print(f"evidence: not in the store: PMID {', '.join(missing)}", file=sys.stderr)
+        return 1
+    if args.style in ("ama", "vancouver"):
+        for reference in format_references(records, args.style):
+            print(reference)
+        return 0
+    fmt = {name.lower(): name for name in EXPORTS}[args.style]
+    print(export(records, fmt)[0], end="")
+    return 0
 
 
 def _refresh(settings, args: argparse.Namespace) -> int:

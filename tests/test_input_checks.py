@@ -469,6 +469,7 @@ BIB_FIELDS = {
     "author",
     "title",
     "journal",
+    "shortjournal",
     "year",
     "volume",
     "number",

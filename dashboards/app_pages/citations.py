@@ -1,22 +1,92 @@
-"""Formatted references (AMA, Vancouver) to copy, and RIS / BibTeX / CSL-JSON / CSV downloads."""
+"""Formatted references (AMA, Vancouver) to copy, RIS / BibTeX / CSL-JSON / CSV downloads, and
+what editors publish: a claim's evidence brief and a post with its references."""
 
 import streamlit as st
 import ui
 
-from evidence import citations, views
+from evidence import brief, citations, cited_post, views
+from evidence.content import read_post
 from evidence.schema import CURATOR_STANCES
 
 ui.page("Citations")
 snap = ui.require_snapshot()
 root, version = ui.key(snap)
 verdicts = ui.verdicts(root, version)
+claim_ids = list(snap["claims"]["claim_id"])
+
+OUTPUTS = ["References", "Evidence brief (a claim)", "Post with references"]
+output = st.selectbox("Output", OUTPUTS, key="cite_output")
+
+if output == OUTPUTS[1]:
+    default = st.session_state.get("claim_id")
+    claim_id = st.selectbox(
+        "Claim",
+        claim_ids,
+        index=claim_ids.index(default) if default in claim_ids else 0,
+        format_func=lambda c: f"{c} — {verdicts[c].grade}",
+        key="brief_claim",
+    )
+    style = st.radio("Style", list(citations.STYLES), horizontal=True, key="brief_style")
+    the_brief = brief.build_brief(snap, verdicts, claim_id, style)
+    text = brief.to_markdown(the_brief)
+    md_col, html_col = st.columns(2)
+    md_col.download_button(
+        "Download brief (.md)",
+        text,
+        file_name=f"{claim_id}-evidence-brief.md",
+        mime="text/markdown",
+        key="download_brief_md",
+    )
+    html_col.download_button(
+        "Download brief (.html, print-ready)",
+        brief.to_html(the_brief),
+        file_name=f"{claim_id}-evidence-brief.html",
+        mime="text/html",
+        key="download_brief_html",
+    )
+    st.caption("Open the HTML file in a browser and print it (or save it as PDF).")
+    st.code(text, language="markdown", wrap_lines=True)
+    st.stop()
+
+if output == OUTPUTS[2]:
+    content_dir = ui.data_dir() / "content"
+    names = views.posts(snap, content_dir)
+    if not names:
+        st.info(f"No posts in {content_dir}. Put the clinic's Markdown or HTML posts there.")
+        st.stop()
+    name = st.selectbox("Post", names, key="post_name")
+    style = st.radio("Style", list(citations.STYLES), horizontal=True, key="post_style")
+    cited = cited_post.cite_post(snap, verdicts, read_post(content_dir / name), style)
+    stem = name.rsplit(".", 1)[0]
+    st.caption(
+        f"{len(cited.references)} references cited after the supported claims; "
+        f"{len(cited.review)} claims to reword or review before publishing."
+    )
+    md_col, html_col = st.columns(2)
+    md_col.download_button(
+        "Download post with references (.md)",
+        cited_post.to_markdown(cited),
+        file_name=f"{stem}-with-references.md",
+        mime="text/markdown",
+        key="download_post_md",
+    )
+    html_col.download_button(
+        "Download post with references (.html, print-ready)",
+        cited_post.to_html(cited),
+        file_name=f"{stem}-with-references.html",
+        mime="text/html",
+        key="download_post_html",
+    )
+    if cited.review:
+        st.subheader("Claims to reword or review")
+        st.dataframe(cited_post.review_table(cited), hide_index=True, width="stretch")
+    st.stop()
 
 chosen = st.session_state.get("cite_pmids")
 source = st.radio(
     "Cite", ["A claim's studies", "Chosen studies"], horizontal=True, index=1 if chosen else 0
 )
 if source == "A claim's studies":
-    claim_ids = list(snap["claims"]["claim_id"])
     default = st.session_state.get("claim_id")
     claim_id = st.selectbox(
         "Claim",
