@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from Bio import Entrez
@@ -300,3 +302,140 @@ def test_records_frame_has_the_schema_dtypes(eutils_dir):
     assert frame["pmid"].is_unique and len(frame) == len(rows)
     assert str(frame["pub_year"].dtype) == "Int32"
     assert frame["retracted"].dtype == bool
+
+
+# -- the one-pass reader (issue 12) keeps find()'s first-match rules ---------------------------
+
+
+def _edited_pubmed4(
+    eutils_dir: Path,
+    edit: Callable[[etree._Element], None],
+    stats: ParseStats | None = None,
+) -> list[dict]:
+    """The real pubmed4.xml record after ``edit(article_element)``, parsed by parse_pubmed_xml."""
+    parser = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False)
+    root = etree.parse(str(eutils_dir / "pubmed4.xml"), parser).getroot()
+    edit(root.find("PubmedArticle"))
+    return list(parse_pubmed_xml(etree.tostring(root), stats=stats))
+
+
+def _sub(
+    parent: etree._Element,
+    tag: str,
+    text: str | None = None,
+    index: int | None = None,
+    **attrib: str,
+) -> etree._Element:
+    """A new child ``tag`` of ``parent`` (at ``index``, else last)."""
+    el = etree.Element(tag, attrib)
+    el.text = text
+    parent.insert(len(parent) if index is None else index, el)
+    return el
+
+
+def test_first_match_rules_survive_duplicated_elements(eutils_dir):
+    def edit(art):
+        citation = art.find("MedlineCitation")
+        article = citation.find("Article")
+        issue = article.find("Journal/JournalIssue")
+        _sub(issue, "Volume", "999")  # a second Volume: the first one counts
+        issue.insert(0, etree.Comment("a comment among the children changes nothing"))
+        doi = article.find("ELocationID")
+        _sub(article, "ELocationID", "10.9/invalid", article.index(doi), EIdType="doi", ValidYN="N")
+        date = article.find("ArticleDate")
+        later = _sub(article, "ArticleDate", None, article.index(date) + 1, DateType="Electronic")
+        for tag, text in (("Year", "2017"), ("Month", "01"), ("Day", "02")):
+            _sub(later, tag, text)
+        keywords = _sub(citation, "KeywordList", Owner="NLM")
+        _sub(keywords, "Keyword", "SYNTHETIC second list")
+        history = _sub(art.find("PubmedData"), "History", index=0)
+        early = _sub(history, "PubMedPubDate", PubStatus="entrez")
+        for tag, text in (("Year", "2001"), ("Month", "02"), ("Day", "03")):
+            _sub(early, tag, text)
+
+    (row,) = _edited_pubmed4(eutils_dir, edit)
+    assert row["volume"] == "66"
+    assert row["doi"] == "10.1136/gutjnl-2016-312510"  # the invalid ELocationID is skipped
+    assert row["epub_date"] == "2017-01-02"  # the last electronic date, as before
+    assert row["keywords"] == ["PANCREATIC CANCER", "SYNTHETIC second list"]
+    assert row["entrez_date"] == "2001-02-03"  # the first History's entrez date
+    assert row["pmcid"] == "PMC5442267"
+
+
+def test_doi_falls_back_to_the_article_id_list(eutils_dir):
+    def edit(art):
+        article = art.find("MedlineCitation/Article")
+        article.remove(article.find("ELocationID"))
+
+    (row,) = _edited_pubmed4(eutils_dir, edit)
+    assert row["doi"] == "10.1136/gutjnl-2016-312510"
+
+
+@pytest.mark.parametrize("pmid, problem", [(None, "no PMID"), ("027797938", "malformed PMID")])
+def test_entry_without_a_good_pmid_is_skipped_and_named(eutils_dir, pmid, problem):
+    def edit(art):
+        citation = art.find("MedlineCitation")
+        if pmid is None:
+            citation.remove(citation.find("PMID"))
+        else:
+            citation.find("PMID").text = pmid
+            _sub(citation, "PMID", "27797938")  # only the first PMID is the citation's
+
+    stats = ParseStats()
+    assert _edited_pubmed4(eutils_dir, edit, stats) == []
+    assert stats.skipped == 1 and problem in stats.problems[0]
+    assert "PubmedArticle at line" in stats.problems[0]
+
+
+WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+def test_every_kind_of_whitespace_collapses_to_one_space():
+    """The cheap "nothing to squash" check must never miss a whitespace character."""
+    # what the check relies on, for this Python's Unicode tables: only " " is printable
+    assert [c for c in WHITESPACE if c.isprintable()] == [" "]
+    entries = "".join(
+        f"<PubmedArticle><MedlineCitation><PMID>{99000100 + i}</PMID><Article>"
+        f"<ArticleTitle>SYNTHETIC &#{ord(c)};title&#{ord(c)};&#{ord(c)};end </ArticleTitle>"
+        "</Article></MedlineCitation></PubmedArticle>"
+        for i, c in enumerate(WHITESPACE)
+        if c not in "\x1c\x1d\x1e\x1f\x0b\x0c"  # not allowed in XML 1.0
+    )
+    rows = list(parse_pubmed_xml(f"<PubmedArticleSet>{entries}</PubmedArticleSet>".encode()))
+    assert len(rows) == len(WHITESPACE) - 6
+    assert {r["title"] for r in rows} == {"SYNTHETIC title end"}
+
+
+def test_unprintable_non_space_characters_are_kept():
+    doc = (
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>99000200</PMID><Article>"
+        "<ArticleTitle> SYNTHETIC zero&#x200b;width </ArticleTitle>"
+        "</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>"
+    )
+    (row,) = parse_pubmed_xml(doc.encode())
+    assert row["title"] == "SYNTHETIC zero\u200bwidth"
+
+
+MATH_DOC = b"""<?xml version="1.0"?>
+<!DOCTYPE PubmedArticleSet [<!ENTITY ent "expanded">]>
+<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>99000300</PMID><Article>
+<ArticleTitle>SYNTHETIC</ArticleTitle><Abstract><AbstractText>Peak <mml:math
+xmlns:mml="http://www.w3.org/1998/Math/MathML"> <mml:msub> <mml:mi> V </mml:mi>
+<mml:mi>O2</mml:mi> </mml:msub><!-- layout --></mml:math>max rose<!-- c --> (<sup>n <mml:math
+xmlns:mml="http://www.w3.org/1998/Math/MathML"><mml:mn>3</mml:mn> <mml:mo>+</mml:mo>
+<mml:mn>1</mml:mn></mml:math> x</sup>) &ent; <?pi text?>end</AbstractText></Abstract>
+</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>"""
+
+
+def test_mathml_is_compacted_where_it_stands():
+    """Formulas lose their layout spaces, in place; comments and PIs are not text; an
+    unexpanded entity keeps its name (as ``itertext`` gives it)."""
+    (row,) = parse_pubmed_xml(MATH_DOC)
+    assert row["abstract"] == "Peak VO2max rose (n 3+1 x) &ent; end"
+
+
+def test_fixture_formulas_read_as_one_token(eutils_dir):
+    (row,) = parse_pubmed_xml(eutils_dir / "pubmed7.xml")
+    assert "inhaled He3/Xe129MRI ventilation" in row["abstract"]
+    (row,) = parse_pubmed_xml(eutils_dir / "pubmed6.xml")
+    assert "velocity at MLSS (VMLSS)" in row["abstract"]
