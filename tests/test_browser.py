@@ -127,11 +127,15 @@ def test_claim_page_in_chromium(server) -> None:
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
             page.goto(f"{url}/claim?claim=C07")
-            page.get_by_text(f"Verdict: {grade}", exact=False).first.wait_for(timeout=120_000)
+            page.get_by_text(f"Verdict: {grade}", exact=False).filter(visible=True).first.wait_for(
+                timeout=120_000
+            )
             settled(page)
             # The SYNTHETIC study's expander: its title must be visible as literal text.
-            page.get_by_text(f"PMID {XSS_PMID}", exact=False).first.click()
-            payload = page.get_by_text("<script>window.__xss=1</script>", exact=False).first
+            page.get_by_text(f"PMID {XSS_PMID}", exact=False).filter(visible=True).first.click()
+            # The title is also in the evidence table's hidden grid cells: wait for a visible one.
+            payload = page.get_by_text("<script>window.__xss=1</script>", exact=False)
+            payload = payload.filter(visible=True).first
             payload.wait_for(timeout=60_000)
             assert page.evaluate("typeof window.__xss") == "undefined"
             assert page.locator("img[src='x']").count() == 0
