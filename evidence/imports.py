@@ -9,7 +9,15 @@ import pandas as pd
 from .claims import claims_frame
 from .curated import read_curated
 from .errors import ParseError
-from .pipeline import Batch, apply_batch, registry_for, run_row, without_unchanged
+from .pipeline import (
+    Batch,
+    apply_batch,
+    changed_rows,
+    registry_for,
+    run_row,
+    stored_pmids,
+    without_unchanged,
+)
 from .pmids import check_pmid
 from .pubmed import PubMed
 from .records import parse_medline, parse_pubmed_xml, records_frame
@@ -56,7 +64,8 @@ def import_file(settings: Settings, path: Path, actor: str) -> str:
         if not (len(todo.records) or len(todo.links) or len(todo.curator_tags)):
             return {}  # nothing new: importing the same file twice changes nothing
         frames = apply_batch(snap, todo, run_id, now)
-        counts["new"] = len(set(frames["records"]["pmid"]) - set(snap["records"]["pmid"]))
+        pmids = set(changed_rows(frames, "records")["pmid"])
+        counts["new"] = len(pmids - stored_pmids(snap, pmids))
         counts["links"] = len(frames["links"]) - len(snap["links"])
         frames["runs"] = pd.concat(
             [snap["runs"], run_row(run_id, now, now, mode=mode, new_records=counts["new"])],
@@ -105,7 +114,7 @@ def fetch_pmids(settings: Settings, pmids: list[str], actor: str) -> set[str]:
             queries=[f"efetch {','.join(pmids)}"],
             network_requests=client.stats.network,
             cache_hits=client.stats.cache_hits,
-            new_records=len(found - set(snap["records"]["pmid"])),
+            new_records=len(found - stored_pmids(snap, found)),
         )
         frames["runs"] = pd.concat([snap["runs"], row], ignore_index=True)
         return frames

@@ -12,6 +12,8 @@ import re
 import pandas as pd
 
 from . import store
+from .facts import fact_rows
+from .relevance import CorpusStats, claim_terms, term_rows
 
 # "Indirect (ECT, not TMS): ..." -> "ECT, not TMS"
 _PARENTHESIS = re.compile(r"^\s*indirect\s*\(([^)]*)\)", re.IGNORECASE)
@@ -67,4 +69,25 @@ def v1_to_v2(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def v2_to_v3(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Relevance statistics and grading facts become data; verdicts record their basis.
+
+    ``record_terms`` and ``term_stats`` are counted from the stored records for the terms of the
+    stored claims (statement and query), and are the reference of the stored scores. The claims'
+    topic queries live in the registry, not the store: the first refresh brings their terms and
+    counts every record once more. ``record_facts`` are read off the records and tags. Past
+    verdicts get an empty ``basis``, so the next run grades every claim afresh. (That the large
+    tables are now kept in PMID ranges needs no step: the store writes them so.)
+    """
+    terms = claim_terms(tables["claims"])
+    vocabulary = set().union(*terms.values()) if terms else set()
+    rows = term_rows(tables["records"], vocabulary)
+    tables["record_terms"] = rows
+    tables["term_stats"] = CorpusStats.of(rows, vocabulary).rebased(terms).to_frame()
+    tables["record_facts"] = fact_rows(tables["records"], tables["tags"])
+    tables["verdicts"] = tables["verdicts"].assign(basis="")
+    return tables
+
+
 store.MIGRATIONS[1] = v1_to_v2
+store.MIGRATIONS[2] = v2_to_v3

@@ -3,13 +3,19 @@
 The curated import, the weekly refresh and an editor's nbib import all end in `apply_batch`,
 which merges records (upsert by PMID, changes recorded), re-tags what changed, scores relevance,
 adds candidate links without touching a curator's judgement, suggests stances for unassessed
-links, and grades every claim. It runs inside `Store.update`, on the latest snapshot, so a
+links, and grades the claims. It runs inside `Store.update`, on the latest snapshot, so a
 curator's edit committed while a refresh was fetching is merged, never overwritten.
+
+Its cost follows the batch, not the store: it reads only the stored rows of the batch's PMIDs
+(and of the linked records a verdict needs), returns the large tables as `Delta`s of the rows
+that change, scores only the records whose content changed (`relevance`), and grades again only
+the claims whose links, linked records or tags, or grading basis changed; the others' last
+verdicts are carried into the new run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,15 +23,38 @@ import pandas as pd
 
 from .claims import Registry, claims_frame, load_claims
 from .curated import read_curated
+from .facts import fact_rows
+from .levels import load_rubric
 from .merges import mark_dropped_links, replace_rows, upsert_links, upsert_records
-from .relevance import DEFAULT_THRESHOLD, candidate_links, score_relevance
-from .schema import LINKS, RECORD_CHANGES, RECORDS, RUNS, TAGS, VERDICTS
+from .partitions import Delta, merge
+from .relevance import (
+    DEFAULT_THRESHOLD,
+    TOLERANCE,
+    CorpusStats,
+    candidate_links,
+    claim_terms,
+    score_terms,
+    term_rows,
+)
+from .schema import (
+    CLAIMS,
+    LINKS,
+    RECORD_CHANGES,
+    RECORD_TERMS,
+    RECORDS,
+    RUNS,
+    TABLES,
+    TAGS,
+    VERDICTS,
+    Table,
+)
 from .stance import suggest_stance
-from .store import Snapshot, Store
+from .store import Change, Snapshot, Store
 from .tagging import tag_records
-from .verdict import grade_claims, verdicts_frame
+from .verdict import grade_claims, grading_basis, linked_facts, verdicts_frame
 
 DEFAULT_CORPUS = Path("corpus") / "curated_evidence.jsonl"
+TEXT_COLUMNS = ["pmid", "title", "abstract", "mesh", "keywords"]  # what relevance reads
 
 
 @dataclass
@@ -97,7 +126,8 @@ def without_unchanged(batch: Batch, snap: Snapshot) -> Batch:
     """Drop records and links the store already holds verbatim, so a re-import is a no-op."""
     records = batch.records
     if len(records):
-        stored = snap["records"].set_index("pmid")["content_hash"]
+        stored = snap.rows("records", records["pmid"], ["pmid", "content_hash"])
+        stored = stored.set_index("pmid")["content_hash"]
         same = records["content_hash"].to_numpy() == stored.reindex(records["pmid"]).to_numpy()
         records = records[~same]
     links = batch.links
@@ -111,7 +141,8 @@ def without_unchanged(batch: Batch, snap: Snapshot) -> Batch:
     tags = batch.curator_tags
     if len(tags):
         cols = list(TAGS.columns)
-        seen = set(map(tuple, snap["tags"][cols].astype(object).fillna("").to_numpy()))
+        mine = snap.rows("tags", tags["pmid"])
+        seen = set(map(tuple, mine[cols].astype(object).fillna("").to_numpy()))
         tags = tags[[tuple(r) not in seen for r in tags[cols].astype(object).fillna("").to_numpy()]]
     return replace(batch, records=records, links=links, curator_tags=tags)
 
@@ -123,29 +154,23 @@ def apply_batch(
     now: pd.Timestamp,
     *,
     threshold: float = DEFAULT_THRESHOLD,
-) -> dict[str, pd.DataFrame]:
-    """New table frames after folding ``batch`` into ``snap`` (pure; nothing is written)."""
+) -> dict[str, Change]:
+    """The changes of folding ``batch`` into ``snap`` (pure; nothing is written), for
+    `Store.update`: whole frames of links and verdicts (and of claims and term_stats when they
+    changed), `Delta`s of records, record_changes, tags, record_facts and record_terms.
+    `changed_rows` reads a table's new or changed rows out of either."""
     claims = batch.claims if batch.claims is not None else snap["claims"]
-    records, changes = snap["records"], snap["record_changes"]
-    touched: set[str] = set()
-    if len(batch.records):
-        previous = records.set_index("pmid")["last_checked"]
-        records, new_changes = upsert_records(records, batch.records, run_id, now)
-        changes = RECORD_CHANGES.conform(pd.concat([changes, new_changes], ignore_index=True))
-        touched = set(batch.records["pmid"])
-        incoming = records["pmid"].isin(touched).to_numpy(bool)
-        records.loc[incoming, "last_checked"] = previous.reindex(
-            records.loc[incoming, "pmid"]
-        ).to_numpy()
-    if batch.checked:
-        records.loc[records["pmid"].isin(batch.checked).to_numpy(bool), "last_checked"] = now
-    touched |= set(batch.curator_tags["pmid"]) if len(batch.curator_tags) else set()
-    tags = retag(records, snap["tags"], touched, batch.curator_tags)
+    folded = _fold_records(snap, batch, run_id, now)
+    retagged = folded.content | (
+        set(batch.curator_tags["pmid"]) if len(batch.curator_tags) else set()
+    )
+    old_tags = snap.rows("tags", retagged)
+    tags = retag(folded.records, old_tags, retagged, batch.curator_tags)
 
-    links = snap["links"]
-    if len(batch.links):
-        links = upsert_links(links, batch.links)
-    scores = score_relevance(records, claims, batch.topic_queries)
+    before = snap["links"]
+    links = upsert_links(before, batch.links) if len(batch.links) else before
+    content = folded.records[folded.records["pmid"].isin(folded.content)]
+    scores, relevance = _relevance(snap, claims, batch.topic_queries, content)
     fresh = candidate_links(scores, links, threshold, run_id=run_id, now=now)
     if len(fresh):
         links = upsert_links(links, fresh)
@@ -153,21 +178,212 @@ def apply_batch(
         links = mark_dropped_links(links, claim_id, hits)
         found = links["claim_id"].eq(claim_id) & links["pmid"].isin(hits)
         links.loc[found.to_numpy(bool), "in_latest_query"] = True
-    links = suggest_unassessed(links, records, claims, now)
+    todo = links.loc[links["stance_origin"].eq("unassessed"), "pmid"]
+    abstracts = _as_folded(snap.rows("records", todo, ["pmid", "abstract"]), folded.records, todo)
+    links = LINKS.conform(suggest_unassessed(links, abstracts, claims, now))
 
-    verdicts = grade_claims(claims, links, records, tags, as_of=now.date(), registry=batch.registry)
-    history = pd.concat(
-        [snap["verdicts"], verdicts_frame(verdicts, run_id, now.to_pydatetime())],
-        ignore_index=True,
-    )
-    return {
-        "records": RECORDS.conform(records),
-        "record_changes": changes,
-        "tags": tags,
-        "claims": claims,
-        "links": LINKS.conform(links),
-        "verdicts": VERDICTS.conform(history),
+    restated = _claims_changed(snap["claims"], claims, CLAIMS)
+    changed = _judgements_changed(before, links) | restated
+    evidence = folded.content | retagged
+    changed |= set(links.loc[links["pmid"].isin(evidence), "claim_id"])
+    facts = fact_rows(folded.records[folded.records["pmid"].isin(retagged)], tags)
+    verdicts = _regrade(snap, claims, links, changed, facts, retagged, batch.registry, run_id, now)
+
+    out: dict[str, Change] = {
+        "links": links,
+        "verdicts": VERDICTS.conform(pd.concat([snap["verdicts"], verdicts], ignore_index=True)),
     }
+    if restated:
+        out["claims"] = claims
+    touched = folded.records[folded.records["pmid"].isin(folded.touched)]
+    if len(touched):
+        out["records"] = Delta(RECORDS.conform(touched))
+    if len(folded.changes):
+        out["record_changes"] = Delta(folded.changes)
+    if retagged:
+        out["tags"] = Delta(tags, replace=retagged)
+    # Facts change only with content or tags; given (even empty), the store derives none.
+    out["record_facts"] = Delta(facts, replace=retagged)
+    out.update(relevance)
+    return out
+
+
+def changed_rows(frames: Mapping[str, Change], name: str) -> pd.DataFrame:
+    """The rows of table ``name`` that `apply_batch`'s changes add or replace (all of its rows
+    when the change is a whole frame; none when the table is unchanged)."""
+    change = frames.get(name)
+    if change is None:
+        return TABLES[name].empty()
+    return change.upsert if isinstance(change, Delta) else change
+
+
+def stored_pmids(snap: Snapshot, pmids: Iterable[str]) -> set[str]:
+    """Those of ``pmids`` the store holds a record of (reads only the PMIDs' partitions)."""
+    return set(snap.rows("records", pmids, ["pmid"])["pmid"])
+
+
+@dataclass(frozen=True)
+class _Folded:
+    """The batch's records merged: the rows it reads or touches, as they will be stored."""
+
+    records: pd.DataFrame  # stored rows of the batch's PMIDs (and curator-tagged ones), updated
+    changes: pd.DataFrame  # RECORD_CHANGES rows of this run
+    touched: set[str]  # PMIDs whose row changes (seen, checked or new)
+    content: set[str]  # ... of which new or with new content: to tag, score and grade again
+
+
+def _fold_records(snap: Snapshot, batch: Batch, run_id: str, now: pd.Timestamp) -> _Folded:
+    incoming = set(batch.records["pmid"]) if len(batch.records) else set()
+    tagged = set(batch.curator_tags["pmid"]) if len(batch.curator_tags) else set()
+    stored = snap.rows("records", incoming | batch.checked | tagged)
+    records, changes = stored, RECORD_CHANGES.empty()
+    if incoming:
+        previous = stored.set_index("pmid")["last_checked"]
+        records, changes = upsert_records(stored, batch.records, run_id, now)
+        mine = records["pmid"].isin(incoming).to_numpy(bool)
+        records.loc[mine, "last_checked"] = previous.reindex(records.loc[mine, "pmid"]).to_numpy()
+    checked = records["pmid"].isin(batch.checked).to_numpy(bool)
+    if checked.any():
+        records.loc[checked, "last_checked"] = now
+    content_key = ["content_hash", "source"]
+    old = stored.set_index("pmid")[content_key].reindex(records["pmid"])
+    new = records.set_index("pmid")[content_key]
+    differs = (old.isna() | old.ne(new)).any(axis=1).to_numpy(bool)
+    return _Folded(
+        records=RECORDS.conform(records),
+        changes=changes,
+        touched=incoming | set(records.loc[checked, "pmid"]),
+        content=set(records.loc[differs, "pmid"]),
+    )
+
+
+def _as_folded(
+    stored: pd.DataFrame, rows: pd.DataFrame, pmids: Iterable[str], replaced: Collection[str] = ()
+) -> pd.DataFrame:
+    """The rows of ``pmids`` as the batch leaves them: ``stored`` (read from the snapshot), with
+    the rows of any PMID in the batch's ``rows`` (or in ``replaced``) taken from ``rows``."""
+    wanted = set(pmids)
+    theirs = set(rows["pmid"]) | set(replaced)
+    ours = rows[rows["pmid"].isin(wanted)]
+    kept = stored[~stored["pmid"].isin(theirs)]
+    return pd.concat([kept, ours[list(stored.columns)]], ignore_index=True)
+
+
+def _relevance(
+    snap: Snapshot,
+    claims: pd.DataFrame,
+    topic_queries: Mapping[str, str],
+    content: pd.DataFrame,
+) -> tuple[pd.DataFrame, dict[str, Change]]:
+    """Scores of the records whose content changed, and the record_terms and term_stats changes.
+
+    All records are scored again (from record_terms, no text read) when the claims' terms
+    changed or the corpus drifted past `TOLERANCE` since the stored scores were computed; their
+    text is read again only for a term never counted before.
+    """
+    terms = claim_terms(claims, topic_queries)
+    vocabulary = set().union(*terms.values())
+    stats = CorpusStats.from_frame(snap["term_stats"])
+    if not vocabulary <= stats.vocabulary:
+        fresh = set(content["pmid"])
+        every = [
+            term_rows(part[~part["pmid"].isin(fresh)], vocabulary)
+            for part in snap.batches("records", TEXT_COLUMNS)
+        ]
+        rows = RECORD_TERMS.conform(
+            pd.concat([*every, term_rows(content, vocabulary)], ignore_index=True)
+        )
+        stats = CorpusStats.of(rows, vocabulary).rebased(terms)
+        scores = score_terms(rows, terms, stats)
+        return scores, {"record_terms": rows, "term_stats": stats.to_frame()}
+    new = term_rows(content, stats.vocabulary)
+    updated = stats.replaced(snap.rows("record_terms", new["pmid"]), new)
+    if updated.scored_as(terms) and updated.drift() <= TOLERANCE:
+        scores = score_terms(new, terms, updated)
+    else:
+        every = merge(snap.arrow("record_terms"), RECORD_TERMS.to_arrow(new), (), ("pmid",))
+        updated = updated.rebased(terms)
+        scores = score_terms(every, terms, updated)
+    out: dict[str, Change] = {}
+    if len(new):
+        out["record_terms"] = Delta(new)
+    if updated != stats:
+        out["term_stats"] = updated.to_frame()
+    return scores, out
+
+
+# What a verdict reads of a link (not its relevance, nor whether the latest query found it).
+_GRADED = ["stance", "stance_origin", "direct", "indirect_because", "note"]
+
+
+def _judgements_changed(before: pd.DataFrame, after: pd.DataFrame) -> set[str]:
+    """claim_ids with a link added, or with a link whose stance, origin, directness or note
+    changed: the claims whose verdict the links can have changed."""
+    key = ["claim_id", "pmid"]
+    old = before.set_index(key)[_GRADED].astype(object)
+    new = after.set_index(key)[_GRADED].astype(object)
+    added = new.index.difference(old.index)
+    both = new.index.intersection(old.index)
+    a, b = (
+        new.loc[both].where(new.loc[both].notna(), ""),
+        old.loc[both].where(old.loc[both].notna(), ""),
+    )
+    differs = both[(a != b).any(axis=1).to_numpy(bool)]
+    return {c for c, _ in added} | {c for c, _ in differs}
+
+
+def _claims_changed(before: pd.DataFrame, after: pd.DataFrame, table: Table) -> set[str]:
+    """claim_ids with a row added, removed or different between two frames of a small table."""
+    a, b = (table.conform(df).astype(str) for df in (before, after))
+    both = a.merge(b, how="outer", indicator=True)
+    return set(both.loc[both["_merge"] != "both", "claim_id"])
+
+
+def _regrade(
+    snap: Snapshot,
+    claims: pd.DataFrame,
+    links: pd.DataFrame,
+    changed: set[str],
+    facts: pd.DataFrame,
+    retagged: set[str],
+    registry: Registry | None,
+    run_id: str,
+    now: pd.Timestamp,
+) -> pd.DataFrame:
+    """This run's verdict row for every claim: graded again where ``changed``, never graded, or
+    graded on another basis (rubric, parts, year); otherwise the last verdict carried over.
+    Grading reads the ``record_facts`` of the regraded claims' linked records only, with the
+    batch's new ``facts`` (of the ``retagged`` records) in place of the stored ones."""
+    rubric = load_rubric()
+    specs = {c.id: c for c in registry.claims} if registry is not None else {}
+    history = snap["verdicts"]
+    last = history.sort_values("computed_at").groupby("claim_id").tail(1).set_index("claim_id")
+    redo = [
+        c
+        for c in claims["claim_id"]
+        if c in changed
+        or c not in last.index
+        or last.at[c, "basis"] != grading_basis(specs.get(c), rubric, now.year)
+    ]
+    mine = links[links["claim_id"].isin(redo)]
+    pmids = set(mine["pmid"])
+    stored = linked_facts(snap, pmids - retagged)
+    graded = grade_claims(
+        claims[claims["claim_id"].isin(redo)],
+        mine,
+        pd.DataFrame(),
+        pd.DataFrame(),
+        rubric,
+        as_of=now.date(),
+        registry=registry,
+        facts=pd.concat([stored, facts[facts["pmid"].isin(pmids)]], ignore_index=True),
+    )
+    fresh = verdicts_frame(graded, run_id, now.to_pydatetime())
+    kept = last.loc[[c for c in claims["claim_id"] if c not in set(redo)]].reset_index()
+    kept = kept.assign(run_id=run_id, computed_at=now)
+    rows = pd.concat([fresh, kept[VERDICTS.columns]], ignore_index=True)
+    order = {c: i for i, c in enumerate(claims["claim_id"])}
+    return VERDICTS.conform(rows.sort_values("claim_id", key=lambda c: c.map(order)))
 
 
 def run_row(run_id: str, started: pd.Timestamp, ended: pd.Timestamp, **values) -> pd.DataFrame:

@@ -29,8 +29,16 @@ from tqdm import tqdm
 
 from .claims import Registry, claims_frame
 from .errors import ConfigError, EvidenceError, OfflineMiss
-from .pipeline import Batch, apply_batch, build_default_store, registry_for, run_row
-from .pubmed import DeadlineExceeded, PubMed, redact
+from .pipeline import (
+    Batch,
+    apply_batch,
+    build_default_store,
+    changed_rows,
+    registry_for,
+    run_row,
+    stored_pmids,
+)
+from .pubmed import DeadlineExceeded, PubMed, SearchResult, redact
 from .records import ParseStats, parse_pubmed_xml, records_frame
 from .settings import Settings
 from .store import Snapshot, Store
@@ -198,8 +206,7 @@ def plan_queries(registry: Registry, claim_ids: Iterable[str]) -> list[tuple[str
 def due_for_check(snap: Snapshot, now: pd.Timestamp, max_age_days: float) -> list[str]:
     """Linked PMIDs never checked against PubMed, or checked longer ago than allowed."""
     linked = set(snap["links"].loc[~snap["links"]["stance"].eq("irrelevant"), "pmid"])
-    records = snap["records"]
-    records = records[records["pmid"].isin(linked)]
+    records = snap.rows("records", linked, ["pmid", "last_checked"])
     stale = records["last_checked"].isna() | (
         records["last_checked"] < now - timedelta(days=max_age_days)
     )
@@ -217,12 +224,13 @@ def _fetch(
         rows.extend(parse_pubmed_xml(body, stats=stats))
 
 
-def _alerts(frames: dict[str, pd.DataFrame], run_id: str) -> list[dict[str, Any]]:
-    """Retraction / erratum / concern changes this run, among records linked to a claim."""
-    changes = frames["record_changes"]
+def _alerts(
+    changes: pd.DataFrame, links: pd.DataFrame, records: pd.DataFrame, run_id: str
+) -> list[dict[str, Any]]:
+    """Retraction / erratum / concern changes this run, among records linked to a claim
+    (``records`` holds at least the changed ones)."""
     changes = changes[changes["run_id"].eq(run_id)]
-    links = frames["links"]
-    records = frames["records"].set_index("pmid")
+    records = records.set_index("pmid")
     out = []
     for row in changes.itertuples():
         flags = {"retracted", "errata", "expression_of_concern"} & set(row.fields)
@@ -419,8 +427,8 @@ def _collect_and_commit(
     progress: _Progress,
     deadline: float,
 ) -> None:
-    known = set(snap["records"]["pmid"])
     hits: dict[str, set[str]] = {}
+    found: list[tuple[str, str, SearchResult]] = []
     misses = 0
     for name, term in tqdm(plan, desc="esearch", unit="query", disable=None, leave=False):
         try:
@@ -430,14 +438,17 @@ def _collect_and_commit(
             continue
         progress.queries_done += 1
         hits[name] = set(result.ids)
+        found.append((name, term, result))
+    if misses:
+        raise OfflineMiss(f"{misses} request(s)", "offline mode: not in the cache (see report)")
+    known = stored_pmids(snap, set().union(*hits.values()))  # reads only the hits' ranges
+    for name, term, result in found:
         new = [p for p in result.ids if p not in known]
         report.queries.append(
             QueryOutcome(
                 name, term, result.count, new, result.warnings, result.requests, result.min_requests
             )
         )
-    if misses:
-        raise OfflineMiss(f"{misses} request(s)", "offline mode: not in the cache (see report)")
 
     new_pmids = sorted({p for q in report.queries for p in q.new_pmids}, key=int)
     fresh = set(new_pmids)
@@ -499,15 +510,17 @@ def _collect_and_commit(
             if (c, p) not in old_keys
         ]
         report.new_links = {c: added.count(c) for c in sorted(set(added))}
-        changes = frames["record_changes"]
+        changes = changed_rows(frames, "record_changes")
         this_run = changes[changes["run_id"].eq(report.run_id)]
         report.changes = [
             {"pmid": r.pmid, "fields": list(r.fields), "summary": r.summary}
             for r in this_run.itertuples()
         ]
-        report.new_records = len(set(frames["records"]["pmid"]) - set(latest["records"]["pmid"]))
+        records = changed_rows(frames, "records")
+        pmids = set(records["pmid"])
+        report.new_records = len(pmids - stored_pmids(latest, pmids))
         report.updated_records = len(this_run)
-        report.alerts = _alerts(frames, report.run_id)
+        report.alerts = _alerts(this_run, links, records, report.run_id)
         report.verdict_changes = _verdict_changes(
             latest["verdicts"], frames["verdicts"], report.run_id
         )

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: links.direct/indirect_because; verdicts.direction/certainty/needs_review
+# 2: links.direct/indirect_because; verdicts.direction/certainty/needs_review
+# 3: term_stats, record_terms (incremental relevance); record_facts, verdicts.basis (incremental
+#    grading); large tables kept in PMID ranges
+SCHEMA_VERSION = 3
 
 _str = pa.string()
 _strs = pa.list_(pa.string())
@@ -63,11 +66,17 @@ RECORD_FIELDS = pa.schema(
 
 @dataclass(frozen=True)
 class Table:
-    """A named table: its Arrow schema and the key that makes a row unique."""
+    """A named table: its Arrow schema and the key that makes a row unique.
+
+    A table that grows with the literature is stored in PMID ranges of at most
+    ``partition_rows`` rows (`evidence.partitions`), so a commit rewrites only the ranges it
+    touches; 0 keeps the table in one file.
+    """
 
     name: str
     schema: pa.Schema
     key: tuple[str, ...]
+    partition_rows: int = 0
 
     @property
     def columns(self) -> list[str]:
@@ -106,6 +115,7 @@ RECORDS = Table(
         ]
     ),
     ("pmid",),
+    partition_rows=500,
 )
 
 RECORD_CHANGES = Table(
@@ -122,6 +132,7 @@ RECORD_CHANGES = Table(
         ]
     ),
     ("run_id", "pmid"),
+    partition_rows=50_000,
 )
 
 TAGS = Table(
@@ -137,6 +148,59 @@ TAGS = Table(
         ]
     ),
     ("pmid", "tag", "kind"),
+    partition_rows=20_000,
+)
+
+# Relevance (evidence.relevance) without re-reading every record: each record's length and how
+# often it holds each term of the claims' queries (stemmed, as BM25 tokenises), one row a record.
+RECORD_TERMS = Table(
+    "record_terms",
+    pa.schema(
+        [
+            ("pmid", _str),
+            ("length", pa.int64()),  # tokens in title, abstract, MeSH and keywords
+            ("terms", _strs),  # query terms the record holds ...
+            ("counts", pa.list_(pa.int64())),  # ... and how often
+        ]
+    ),
+    ("pmid",),
+    partition_rows=20_000,
+)
+
+# What grading reads of a record, kept per record so a verdict never reads records and tags: its
+# year and retraction, and its best design, sample-size and indirectness tags (`verdict.fact_rows`).
+RECORD_FACTS = Table(
+    "record_facts",
+    pa.schema(
+        [
+            ("pmid", _str),
+            ("pub_year", pa.int32()),
+            ("retracted", pa.bool_()),
+            ("design", _str),  # None: no design tag
+            ("sample_size", _str),  # the tag's value as tagged, e.g. "1,204"
+            ("indirect", _str),  # None: no indirectness tag; else its value (may be "")
+        ]
+    ),
+    ("pmid",),
+    partition_rows=50_000,
+)
+
+# The corpus statistics BM25 needs, kept up to date as records come and change. term "" is the
+# whole corpus: docs = records, tokens = their total length. ref_* are the values the stored
+# relevance scores were computed with; claims lists the claims whose query holds the term.
+TERM_STATS = Table(
+    "term_stats",
+    pa.schema(
+        [
+            ("term", _str),
+            ("docs", pa.int64()),  # records holding the term
+            ("tokens", pa.int64()),  # its occurrences over all records
+            ("ref_docs", pa.int64()),
+            ("ref_tokens", pa.int64()),
+            ("claims", _strs),
+        ]
+    ),
+    ("term",),
 )
 
 CLAIMS = Table(
@@ -181,6 +245,7 @@ LINKS = Table(
         ]
     ),
     ("claim_id", "pmid"),
+    partition_rows=400,  # small ranges: a curator's edit rewrites one
 )
 
 AUDIT = Table(
@@ -240,13 +305,29 @@ VERDICTS = Table(
             ("n_mixed", pa.int64()),
             ("n_background", pa.int64()),
             ("n_unassessed", pa.int64()),
+            # Fingerprint of what the grade depends on besides links, records and tags (rubric,
+            # the claim's parts, the year recency counts from): a change regrades the claim.
+            ("basis", _str),
         ]
     ),
     ("run_id", "claim_id"),
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (RECORDS, RECORD_CHANGES, TAGS, CLAIMS, LINKS, AUDIT, RUNS, VERDICTS)
+    t.name: t
+    for t in (
+        RECORDS,
+        RECORD_CHANGES,
+        TAGS,
+        CLAIMS,
+        LINKS,
+        AUDIT,
+        RUNS,
+        VERDICTS,
+        RECORD_TERMS,
+        TERM_STATS,
+        RECORD_FACTS,
+    )
 }
 
 CURATOR_STANCES = ("supports", "contradicts", "mixed", "background")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,8 @@ from .store import (
     evidence_command,
     has_table_files,
     link_outside,
+    ordered_parts,
+    table_files,
 )
 
 __all__ = ["FileCheck", "Rollback", "StoreCheck", "check_store", "rollback", "set_aside"]
@@ -39,7 +42,7 @@ _CHECK_RETRIES = 5
 class FileCheck:
     """One table file named by the manifest: fine (``problem`` None) or what is wrong with it."""
 
-    name: str
+    name: str  # the table; a partitioned table has one file per PMID range
     path: str  # as the manifest names it, relative to the store root
     problem: str | None = None
     rows: int | None = None
@@ -163,6 +166,25 @@ def verify_file(
     return FileCheck(name, rel, rows=rows, checksum_verified=checksum is not None)
 
 
+def verify_table(
+    root: Path, name: str, rel: str, schema_version: int, checksums: Mapping[str, str]
+) -> list[FileCheck]:
+    """Check every file of one table as a manifest names it: its one file, or its partition
+    index (present, unchanged, well formed) and then each range the index lists."""
+    if not rel.endswith(".json"):
+        return [verify_file(root, name, rel, schema_version, checksums.get(rel))]
+    try:
+        index = table_files(root, rel, name, checksums.get(rel))
+    except FileNotFoundError:
+        return [FileCheck(name, rel, "file is missing")]
+    except TableFileError as e:
+        return [FileCheck(name, rel, e.reason)]
+    return [
+        verify_file(root, name, file, schema_version, index.checksums.get(file))
+        for file in (index.files[p] for p in ordered_parts(index.files))
+    ]
+
+
 def rollback(store: Store, actor: str) -> Rollback:
     """Commit a new version whose tables are the previous version's files, verified first.
 
@@ -187,9 +209,9 @@ def rollback(store: Store, actor: str) -> Rollback:
             )
         problems = [f"no file for table {t!r}" for t in TABLES if t not in manifest.previous]
         for name, rel in manifest.previous.items():
-            found = verify_file(store.root, name, rel, SCHEMA_VERSION, manifest.checksums.get(rel))
-            if found.problem:
-                problems.append(f"table {name!r}: {rel}: {found.problem}")
+            for found in verify_table(store.root, name, rel, SCHEMA_VERSION, manifest.checksums):
+                if found.problem:
+                    problems.append(f"table {name!r}: {found.path}: {found.problem}")
         if problems:
             rebuild = evidence_command(store.root, "build-default --force")
             raise StoreError(
@@ -252,23 +274,27 @@ def _check_once(root: Path) -> StoreCheck:
         )
         return StoreCheck(root, True, manifest.version, problem, needs_upgrade=True)
 
-    seen: dict[tuple[str, str, int], FileCheck] = {}
+    seen: dict[tuple[str, str, int], list[FileCheck]] = {}
 
-    def verify(name: str, rel: str, schema_version: int) -> FileCheck:
+    def verify(name: str, rel: str, schema_version: int) -> list[FileCheck]:
         key = (name, rel, schema_version)  # a table unchanged since the previous version
         if key not in seen:
-            seen[key] = verify_file(root, name, rel, schema_version, manifest.checksums.get(rel))
+            seen[key] = verify_table(root, name, rel, schema_version, manifest.checksums)
         return seen[key]
 
     order = [*TABLES, *sorted(set(manifest.tables) | set(manifest.previous))]
     names = list(dict.fromkeys(order))
     current = tuple(
-        verify(n, manifest.tables[n], manifest.schema_version)
+        f
         for n in names
         if n in manifest.tables
+        for f in verify(n, manifest.tables[n], manifest.schema_version)
     )
     previous = tuple(
-        verify(n, manifest.previous[n], SCHEMA_VERSION) for n in names if n in manifest.previous
+        f
+        for n in names
+        if n in manifest.previous
+        for f in verify(n, manifest.previous[n], SCHEMA_VERSION)
     )
     missing = tuple(t for t in TABLES if manifest.previous and t not in manifest.previous)
     return StoreCheck(root, True, manifest.version, None, current, previous, missing)

@@ -11,9 +11,11 @@ flagged. The plain-language why is written by `evidence.why` from the same facts
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,16 +25,16 @@ import pandas as pd
 from . import certainty as cert
 from . import why
 from .cells import as_text
+from .facts import fact_rows
 from .levels import CERTAINTIES, GRADES, Rubric, load_rubric
-from .schema import VERDICTS
+from .schema import RECORD_FACTS, VERDICTS
+from .store import rows_of
 
 if TYPE_CHECKING:
     from .claims import Claim, Registry
 
 COUNTED = ("supports", "contradicts", "mixed")
 MAX_DECIDING = 6
-# When several tags of one kind disagree for a record, the first origin here wins.
-ORIGIN_PRIORITY = ("curator", "publication_type", "mesh", "text_rule", "rubric")
 # Weakest first: the order in which a compound claim takes its weakest part's grade.
 GRADE_STRENGTH = {
     g: i
@@ -138,6 +140,7 @@ class Verdict:
     needs_review: bool = False  # a machine suggestion says a study contradicts the claim
     suggested: dict[str, int] = field(default_factory=dict)  # stance -> suggestions to review
     parts: tuple[PartVerdict, ...] = ()
+    basis: str = ""  # `grading_basis`: what else the verdict was graded on
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -158,43 +161,26 @@ class _Facts:
     direct_support_levels: tuple[int, ...]
 
 
-# --- Record facts from tags --------------------------------------------------------------------
+# --- Record facts from tags (`evidence.facts`) ------------------------------------------------
 
 
-def _best_tags(tags: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """One tag per record for a kind, the highest-priority origin winning."""
-    sub = tags[tags["kind"] == kind]
-    if sub.empty:
-        return sub
-    rank = sub["origin"].map({o: i for i, o in enumerate(ORIGIN_PRIORITY)}).fillna(99)
-    return sub.assign(_rank=rank).sort_values(["pmid", "_rank"]).drop_duplicates("pmid")
-
-
-def record_facts(
-    records: pd.DataFrame, tags: pd.DataFrame, rubric: Rubric
-) -> dict[str, dict[str, Any]]:
-    """pmid -> design, level, indirect (by nature) and why, sample_size, year, retracted."""
+def facts_of(rows: pd.DataFrame, rubric: Rubric) -> dict[str, dict[str, Any]]:
+    """pmid -> design, level, indirect (by nature) and why, sample_size, year, retracted, from
+    ``record_facts`` rows (the rubric decides levels and which designs are indirect)."""
     facts: dict[str, dict[str, Any]] = {}
-    n = len(records)
-    years = records["pub_year"] if "pub_year" in records.columns else [None] * n
-    retracted = records["retracted"] if "retracted" in records.columns else [False] * n
-    for pmid, year, retr in zip(records["pmid"].astype(str), years, retracted, strict=True):
-        facts[pmid] = {
-            "year": None if year is None or pd.isna(year) else int(year),
-            "retracted": bool(retr) if retr is not None and not pd.isna(retr) else False,
+    for row in rows.itertuples(index=False):
+        f: dict[str, Any] = {
+            "year": None if row.pub_year is None or pd.isna(row.pub_year) else int(row.pub_year),
+            "retracted": bool(row.retracted) if not pd.isna(row.retracted) else False,
         }
-    designs = _best_tags(tags, "design")
-    for pmid, design in zip(designs["pmid"], designs["tag"], strict=True):
-        facts.setdefault(pmid, {})["design"] = design
-    sizes = _best_tags(tags, "sample_size")
-    for pmid, value in zip(sizes["pmid"], sizes["value"], strict=True):
-        try:
-            facts.setdefault(pmid, {})["sample_size"] = int(str(value).replace(",", ""))
-        except ValueError:
-            continue
-    indirect = _best_tags(tags, "indirect")
-    for pmid, value in zip(indirect["pmid"], indirect["value"], strict=True):
-        facts.setdefault(pmid, {})["indirect_reason"] = as_text(value)
+        if isinstance(row.design, str):
+            f["design"] = row.design
+        if isinstance(row.sample_size, str):
+            with contextlib.suppress(ValueError):
+                f["sample_size"] = int(row.sample_size.replace(",", ""))
+        if isinstance(row.indirect, str):
+            f["indirect_reason"] = row.indirect
+        facts[str(row.pmid)] = f
     for f in facts.values():
         f.setdefault("design", "other")
         f.setdefault("year", None)
@@ -205,6 +191,29 @@ def record_facts(
         f["indirect"] = f["design"] in rubric.indirect_designs or "indirect_reason" in f
         f["indirect_reason"] = reason or ""
     return facts
+
+
+def record_facts(
+    records: pd.DataFrame, tags: pd.DataFrame, rubric: Rubric
+) -> dict[str, dict[str, Any]]:
+    """pmid -> design, level, indirect (by nature) and why, sample_size, year, retracted."""
+    return facts_of(fact_rows(records, tags), rubric)
+
+
+def linked_facts(tables: Mapping[str, pd.DataFrame], pmids: Iterable[str]) -> pd.DataFrame:
+    """``record_facts`` rows of some PMIDs from a store's tables (only their ranges read); a
+    record stored without them (written around `pipeline.apply_batch`) from its record and tags."""
+    wanted = set(pmids)
+    stored = rows_of(tables, "record_facts", wanted) if "record_facts" in tables else None
+    found = set(stored["pmid"]) if stored is not None else set()
+    missing = wanted - found
+    if not missing:
+        return stored if stored is not None else RECORD_FACTS.empty()
+    derived = fact_rows(
+        rows_of(tables, "records", missing, ["pmid", "pub_year", "retracted"]),
+        rows_of(tables, "tags", missing),
+    )
+    return pd.concat([f for f in (stored, derived) if f is not None and len(f)] or [derived])
 
 
 # --- One body of studies -----------------------------------------------------------------------
@@ -383,6 +392,16 @@ def _parts(
     return tuple(out)
 
 
+def grading_basis(spec: Claim | None, rubric: Rubric, as_of_year: int) -> str:
+    """A fingerprint of what a verdict depends on besides its links, records and tags: the
+    rubric, the claim's parts and tested question, and the year recency counts from. A verdict
+    whose basis changed is graded again even when none of its evidence changed."""
+    text = "\0".join(
+        (repr(rubric), spec.model_dump_json() if spec is not None else "", str(as_of_year))
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def grade_claim(
     claim_id: str,
     links: pd.DataFrame,
@@ -464,6 +483,7 @@ def grade_claim(
         needs_review=bool(suggested_contra),
         suggested=dict(suggested),
         parts=parts,
+        basis=grading_basis(spec, rubric, as_of_year),
     )
 
 
@@ -476,23 +496,25 @@ def grade_claims(
     *,
     as_of: date | None = None,
     registry: Registry | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> dict[str, Verdict]:
     """claim_id -> Verdict for every claim (claims without links get "No evidence found").
 
     ``tags`` may hold computed and curator tags together; per record and kind the curator's wins.
     ``as_of`` sets the year recency is counted from (today when not given). ``registry`` gives
     each claim's parts and tested question (``data/claims.yaml``); without it claims are graded
-    whole.
+    whole. ``facts`` (``record_facts`` rows, see `linked_facts`) stand for ``records`` and
+    ``tags`` when given, so a store's grading reads neither.
     """
     rubric = rubric or load_rubric()
     as_of_year = (as_of or datetime.now(UTC).date()).year
-    facts = record_facts(records, tags, rubric)
+    known = facts_of(facts, rubric) if facts is not None else record_facts(records, tags, rubric)
     by_claim = {c: g for c, g in links.groupby("claim_id", sort=False)} if len(links) else {}
     specs = {c.id: c for c in registry.claims} if registry is not None else {}
     empty = links.iloc[0:0]
     return {
         str(c): grade_claim(
-            str(c), by_claim.get(c, empty), facts, rubric, as_of_year, specs.get(str(c))
+            str(c), by_claim.get(c, empty), known, rubric, as_of_year, specs.get(str(c))
         )
         for c in claims["claim_id"]
     }
@@ -518,6 +540,7 @@ def verdicts_frame(
             "n_mixed": v.counts["mixed"],
             "n_background": v.counts["background"],
             "n_unassessed": v.n_unassessed,
+            "basis": v.basis,
         }
         for v in verdicts.values()
     ]

@@ -34,8 +34,16 @@ from .pmids import MAX_PMID_DIGITS, is_pmid
 from .schema import CURATOR_STANCES, STANCES
 from .settings import Settings
 from .stance_rules import content_stems, split_sentences, tokens
-from .store import BUILD_HINT, Snapshot, Store
-from .verdict import COUNTED, GRADE_STRENGTH, Verdict, directness, grade_claims, record_facts
+from .store import BUILD_HINT, Snapshot, Store, rows_of
+from .verdict import (
+    COUNTED,
+    GRADE_STRENGTH,
+    Verdict,
+    directness,
+    facts_of,
+    grade_claims,
+    linked_facts,
+)
 
 GRADE_COLOURS = {
     "Well supported": "#1a7f37",
@@ -134,14 +142,13 @@ def current_verdicts(
 
     ``registry`` supplies claim parts and tested questions, as `evidence.pipeline` grades them.
     """
-    links, tags = tables["links"], tables["tags"]
-    linked = set(links["pmid"])
-    records = columns(tables, "records", ["pmid", "pub_year", "retracted"])
+    links = tables["links"]
     return grade_claims(
         tables["claims"],
         links,
-        records[records["pmid"].isin(linked)],
-        tags[tags["pmid"].isin(linked)],
+        pd.DataFrame(),
+        pd.DataFrame(),
+        facts=linked_facts(tables, set(links["pmid"])),
         as_of=as_of or datetime.now(UTC).date(),
         registry=registry,
     )
@@ -172,7 +179,7 @@ def overview_table(
     direct trial; then by grade and score, then the claims file's order.
     """
     claims, links, runs = tables["claims"], tables["links"], tables["runs"]
-    records = columns(tables, "records", ["pmid", "pub_year"])
+    records = linked_facts(tables, set(links["pmid"]))[["pmid", "pub_year"]]
     years = records.set_index("pmid")["pub_year"] if len(records) else pd.Series(dtype="Int32")
     run_start = runs.set_index("run_id")["started_at"]
     reviewed = _last_review(tables)
@@ -370,16 +377,15 @@ def claim_detail(
     claim = hit.iloc[0]
     links = tables["links"]
     links = links[links["claim_id"].eq(claim_id)]
-    records = columns(tables, "records", DETAIL_RECORD_COLUMNS)
-    records = records[records["pmid"].isin(set(links["pmid"]))]
-    tags = tables["tags"]
-    facts = record_facts(records, tags[tags["pmid"].isin(set(links["pmid"]))], load_rubric())
-    rec = records.set_index("pmid")
+    linked = set(links["pmid"])
+    records = rows_of(tables, "records", linked, DETAIL_RECORD_COLUMNS)
+    facts = facts_of(linked_facts(tables, linked), load_rubric())
+    rec = {str(r["pmid"]): r for r in records.to_dict("records")}  # one lookup a link
     deciding = tuple(s.pmid for s in verdict.deciding)
     rows = []
     for link in links.itertuples(index=False):
         pmid = str(link.pmid)
-        r = rec.loc[pmid] if pmid in rec.index else None
+        r = rec.get(pmid)
         f = facts.get(pmid, {})
         direct, because = directness(link._asdict(), f)
         doi = as_text(r["doi"]) if r is not None else ""
@@ -667,7 +673,7 @@ def run_changes(tables: Mapping[str, pd.DataFrame], run_id: str) -> RunChanges:
     """What a run changed: records, verdicts (against the run before it) and new links."""
     rc = tables["record_changes"]
     rc = rc[rc["run_id"].eq(run_id)]
-    titles = columns(tables, "records", ["pmid", "title"]).set_index("pmid")["title"]
+    titles = rows_of(tables, "records", rc["pmid"], ["pmid", "title"]).set_index("pmid")["title"]
     changes = pd.DataFrame(
         {
             "pmid": rc["pmid"],
@@ -854,7 +860,7 @@ def grade_legend() -> list[tuple[str, str]]:
 
 
 def _best_design(tags: pd.DataFrame) -> pd.Series:
-    from .verdict import ORIGIN_PRIORITY
+    from .facts import ORIGIN_PRIORITY
 
     sub = tags[tags["kind"].eq("design")]
     if sub.empty:

@@ -131,6 +131,9 @@ def leftover_files(root: Path) -> dict[str, set[str]]:
     """Files a killed commit left: temp files, files of an uncommitted version, stale files."""
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     keep = {*manifest["tables"].values(), *manifest.get("previous", {}).values()}
+    for rel in list(keep):  # a partitioned table's index lists its ranges' files
+        if rel.endswith(".json"):
+            keep |= set(json.loads((root / rel).read_text(encoding="utf-8"))["files"].values())
     found: dict[str, set[str]] = {"temp": set(), "uncommitted": set(), "stale": set()}
     for path in [*(root / "tables").iterdir(), *root.glob(".*.tmp")]:
         rel = path.relative_to(root).as_posix()

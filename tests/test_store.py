@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +17,9 @@ from filelock import FileLock
 from evidence import store as store_module
 from evidence.errors import SchemaVersionError, StoreError
 from evidence.merges import apply_curation
-from evidence.schema import AUDIT, LINKS, RECORD_CHANGES, RECORDS, SCHEMA_VERSION, TABLES
+from evidence.schema import AUDIT, LINKS, RECORD_CHANGES, RECORDS, SCHEMA_VERSION, TABLES, TAGS
 from evidence.store import (
+    Delta,
     Store,
     append_audit,
     mark_dropped_links,
@@ -34,6 +36,14 @@ T1 = pd.Timestamp("2024-02-01", tz="UTC")
 
 def _manifest(path: Path) -> dict:
     return json.loads((path / "manifest.json").read_text())
+
+
+def _data_file(root: Path, table: str) -> Path:
+    """A Parquet file of a table: its one file, or the first range its partition index lists."""
+    path = root / _manifest(root)["tables"][table]
+    if path.suffix == ".json":
+        return root / json.loads(path.read_text())["files"]["0"]
+    return path
 
 
 @pytest.fixture
@@ -106,7 +116,7 @@ def test_update_returning_nothing_does_not_commit(store: Store) -> None:
 
 
 def test_files_carry_schema_version_and_table_name(store: Store) -> None:
-    path = store.root / _manifest(store.root)["tables"]["links"]
+    path = _data_file(store.root, "links")
     meta = pq.read_schema(path).metadata
     assert meta[b"evidence.schema_version"] == str(SCHEMA_VERSION).encode()
     assert meta[b"evidence.table"] == b"links"
@@ -170,7 +180,7 @@ def test_corrupt_manifest_is_an_error_naming_it(seeded: Store) -> None:
 
 
 def test_table_file_with_wrong_columns_is_an_error(seeded: Store) -> None:
-    path = seeded.root / _manifest(seeded.root)["tables"]["links"]
+    path = _data_file(seeded.root, "links")
     table = pq.read_table(path)
     pq.write_table(
         table.drop_columns(["note"]).replace_schema_metadata(table.schema.metadata), path
@@ -509,8 +519,11 @@ def test_curate_updates_link_and_audit_in_one_commit(seeded: Store) -> None:
         "stance_origin": "suggested",
     }
     assert json.loads(row["after"])["stance"] == "contradicts"
-    manifest = _manifest(seeded.root)
-    assert manifest["tables"]["links"] == manifest["tables"]["audit"].replace("audit", "links")
+    manifest = _manifest(seeded.root)  # both written by the one commit, version 3
+    assert (manifest["tables"]["links"], manifest["tables"]["audit"]) == (
+        "tables/links-3.json",
+        "tables/audit-3.parquet",
+    )
 
 
 def test_curate_unknown_claim_is_an_error(seeded: Store) -> None:
@@ -562,3 +575,158 @@ def test_curator_edit_during_a_refresh_is_never_lost(seeded: Store, tmp_path: Pa
     assert (recs["last_seen_run"] == "run-slow").all()
     assert recs.loc[syn.pmid(0), "title"].endswith("(rev 1)")
     assert snap["links"].set_index("pmid").loc[syn.pmid(3), "stance_origin"] == "suggested"
+
+
+# ----- partitioned tables ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def ranged(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """Records in ranges of at most 3 rows, opened lazily; 9 records (3 ranges), all linked to C1;
+    a second claim C2 without links."""
+    monkeypatch.setitem(TABLES, "records", replace(RECORDS, partition_rows=3))
+    monkeypatch.setattr(store_module, "EAGER_FILES", 0)
+    recs, _ = upsert_records(
+        RECORDS.empty(), syn.records(syn.record(n) for n in range(9)), "run-1", T0
+    )
+    found = syn.links(syn.link("C1", n) for n in range(9))
+    store.update(
+        lambda snap: {"claims": syn.claims("C1", "C2"), "records": recs, "links": found},
+        actor="seed",
+    )
+    return store
+
+
+def _ranges(root: Path, table: str) -> dict[str, str]:
+    return json.loads((root / _manifest(root)["tables"][table]).read_text())["files"]
+
+
+def test_a_delta_rewrites_only_the_ranges_it_touches(ranged: Store) -> None:
+    before = _ranges(ranged.root, "records")
+    assert list(before) == ["0", syn.pmid(3), syn.pmid(6)]
+    incoming = syn.records([syn.record(4, revision=1), syn.record(20)])
+    recs, _ = upsert_records(
+        ranged.snapshot().rows("records", incoming["pmid"]), incoming, "r2", T1
+    )
+    ranged.update(lambda snap: {"records": Delta(recs)}, actor="test")
+
+    after = _ranges(ranged.root, "records")
+    assert after["0"] == before["0"]  # untouched range: the same file, not rewritten
+    assert after[syn.pmid(3)] != before[syn.pmid(3)] and after[syn.pmid(6)] != before[syn.pmid(6)]
+    records = Store.open(ranged.root).read("records")
+    assert records["pmid"].tolist() == [syn.pmid(n) for n in [*range(9), 20]]
+    assert records.set_index("pmid").loc[syn.pmid(4), "title"].endswith("(rev 1)")
+    assert ranged.check().healthy
+
+
+def test_grading_facts_follow_records_and_tags_whoever_writes_them(ranged: Store) -> None:
+    facts = ranged.read("record_facts").set_index("pmid")
+    assert len(facts) == 9 and not facts["retracted"].any() and facts["design"].isna().all()
+    retracted = syn.records([syn.record(4, revision=1, retracted=True)])
+    recs, _ = upsert_records(ranged.snapshot().rows("records", [syn.pmid(4)]), retracted, "r", T1)
+    tag = pd.DataFrame(
+        [(syn.pmid(5), "cohort", "design", "curator", 1.0, "")], columns=TAGS.columns
+    )
+    ranged.update(lambda snap: {"records": Delta(recs), "tags": Delta(tag)}, actor="test")
+    facts = ranged.read("record_facts").set_index("pmid")
+    assert facts.loc[syn.pmid(4), "retracted"] and facts.loc[syn.pmid(5), "design"] == "cohort"
+    whole = ranged.read("records").assign(pub_year=1999)  # a writer of whole tables too
+    ranged.update(lambda snap: {"records": whole}, actor="test")
+    assert ranged.read("record_facts")["pub_year"].eq(1999).all()
+
+
+def test_rows_of_some_pmids_read_only_their_ranges(ranged: Store) -> None:
+    files = _ranges(ranged.root, "records")
+    for part, rel in files.items():
+        if part != syn.pmid(3):
+            (ranged.root / rel).write_bytes(b"damaged")  # never read if rows() is selective
+    snap = ranged.snapshot()
+    rows = snap.rows("records", [syn.pmid(4), syn.pmid(5)], ["pmid", "title"])
+    assert sorted(rows["pmid"]) == [syn.pmid(4), syn.pmid(5)]
+    assert list(rows.columns) == ["pmid", "title"]
+    with pytest.raises(StoreError, match=r"table 'records': .*records-p0-"):
+        snap["records"]  # a whole read does meet the damaged ranges, and names one
+
+
+def test_a_curator_edit_reads_no_record_range_and_writes_links_and_audit_only(
+    ranged: Store,
+) -> None:
+    holding = syn.pmid(6)
+    for part, rel in _ranges(ranged.root, "records").items():
+        if part != holding:
+            (ranged.root / rel).write_bytes(b"damaged")  # an edit must not need them
+    before = _manifest(ranged.root)["tables"]
+    files = set((ranged.root / "tables").iterdir())
+
+    ranged.curate("dr-a", "C1", syn.pmid(2), stance="supports")  # an existing link
+    ranged.curate("dr-a", "C2", syn.pmid(7), stance="background")  # attaching one: is it stored?
+
+    after = _manifest(ranged.root)["tables"]
+    assert {t for t in TABLES if after[t] != before[t]} == {"links", "audit"}
+    new = {p.name for p in set((ranged.root / "tables").iterdir()) - files}
+    assert all(n.startswith(("links", "audit")) for n in new)
+    with pytest.raises(StoreError, match="not in the records table"):
+        ranged.curate("dr-a", "C1", syn.pmid(99), stance="supports")
+
+
+def test_deltas_that_break_the_rules_are_refused(ranged: Store) -> None:
+    recs = ranged.snapshot().rows("records", [syn.pmid(0)])
+    with pytest.raises(StoreError, match="'records': rows are never deleted"):
+        ranged.update(lambda snap: {"records": Delta(recs, replace={syn.pmid(1)})}, actor="t")
+    with pytest.raises(StoreError, match="'claims' is not partitioned"):
+        ranged.update(lambda snap: {"claims": Delta(syn.claims("C2"))}, actor="t")
+    odd = recs.assign(pmid="PMC123")
+    with pytest.raises(StoreError, match="'records': PMID 'PMC123' is not a number"):
+        ranged.update(lambda snap: {"records": Delta(odd)}, actor="t")
+    with pytest.raises(StoreError, match=r"'records': duplicate \['pmid'\]"):
+        ranged.update(lambda snap: {"records": Delta(pd.concat([recs, recs]))}, actor="t")
+    assert ranged.version == 2
+
+
+def test_a_snapshot_whose_lazy_range_was_retired_asks_for_a_new_one(ranged: Store) -> None:
+    snap = ranged.snapshot()
+    for k in (1, 2):
+        revised = syn.records([syn.record(0, revision=k)])
+        recs, _ = upsert_records(
+            ranged.snapshot().rows("records", revised["pmid"]), revised, "r", T1
+        )
+        ranged.update(lambda s, recs=recs: {"records": Delta(recs)}, actor="test")
+    with pytest.raises(StoreError, match="retired by later commits.*take a new snapshot"):
+        snap["records"]
+    assert ranged.snapshot()["records"]["title"].iloc[0].endswith("(rev 2)")
+
+
+def test_a_table_kept_in_one_file_is_read_and_its_next_delta_writes_ranges(ranged: Store) -> None:
+    manifest = _manifest(ranged.root)
+    whole = ranged.read("records")
+    one = "tables/records-2.parquet"  # as a store written before partitions holds it
+    arrow = RECORDS.to_arrow(whole)
+    meta = {b"evidence.schema_version": str(SCHEMA_VERSION).encode(), b"evidence.table": b"records"}
+    pq.write_table(arrow.replace_schema_metadata(meta), ranged.root / one)
+    manifest["tables"]["records"] = one
+    manifest["checksums"] = {k: v for k, v in manifest["checksums"].items() if "records" not in k}
+    (ranged.root / "manifest.json").write_text(json.dumps(manifest))
+
+    pd.testing.assert_frame_equal(Store.open(ranged.root).read("records"), whole)
+    new, _ = upsert_records(RECORDS.empty(), syn.records([syn.record(30)]), "r2", T1)
+    ranged.update(lambda snap: {"records": Delta(new)}, actor="test")
+    assert _manifest(ranged.root)["tables"]["records"].endswith(".json")
+    assert len(_ranges(ranged.root, "records")) == 4
+    assert len(ranged.read("records")) == 10
+
+
+def test_a_damaged_index_or_range_is_found_and_rolled_back(ranged: Store) -> None:
+    recs, _ = upsert_records(RECORDS.empty(), syn.records([syn.record(20)]), "r2", T1)
+    ranged.update(lambda snap: {"records": Delta(recs)}, actor="test")
+    top = ranged.root / _ranges(ranged.root, "records")[syn.pmid(6)]
+    top.write_bytes(top.read_bytes()[:100])
+    result = ranged.check()
+    assert len(result.problems) == 1 and top.name in result.problems[0]
+    index = ranged.root / _manifest(ranged.root)["tables"]["records"]
+    index.write_text(index.read_text().replace("records-p0", "../outside"))
+    assert "changed after it was committed" in ranged.check().problems[0]
+    with pytest.raises(StoreError, match=r"table 'records'.*store check"):
+        Store.open(ranged.root)
+    ranged.rollback("operator")
+    assert ranged.check().healthy
+    assert len(Store.open(ranged.root).read("records")) == 9

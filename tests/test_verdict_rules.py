@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -297,24 +298,32 @@ def test_directness_edits_need_an_editor_and_a_reason(store: Store) -> None:
 
 
 def _as_v1(root: Path) -> None:
-    """Rewrite a store as schema version 1 wrote it: no directness, no direction or certainty."""
+    """Rewrite a store as schema version 1 wrote it: one file per table, no directness, no
+    direction or certainty (nor what later versions added: relevance statistics, verdict basis)."""
     manifest = json.loads((root / "manifest.json").read_text())
     dropped = {"links": ["direct", "indirect_because"]}
-    dropped["verdicts"] = ["direction", "certainty", "needs_review"]
+    dropped["verdicts"] = ["direction", "certainty", "needs_review", "basis"]
+    tables = {}
     for name, rel in manifest["tables"].items():
-        table = pq.read_table(root / rel)
-        table = table.drop_columns(dropped.get(name, []))
+        if name in ("record_terms", "term_stats"):
+            continue
+        files = [rel]
+        if rel.endswith(".json"):  # a partition index: its ranges become one file again
+            files = list(json.loads((root / rel).read_text())["files"].values())
+        parts = [pq.read_table(root / f).replace_schema_metadata(None) for f in files]
+        table = pa.concat_tables(parts).drop_columns(dropped.get(name, []))
         meta = {b"evidence.schema_version": b"1", b"evidence.table": name.encode()}
-        pq.write_table(table.replace_schema_metadata(meta), root / rel)
-    manifest["schema_version"] = 1
+        tables[name] = f"tables/{name}-{manifest['version']}.parquet"
+        pq.write_table(table.replace_schema_metadata(meta), root / tables[name])
+    manifest.update(schema_version=1, tables=tables, previous={}, checksums={})
     (root / "manifest.json").write_text(json.dumps(manifest))
 
 
 def test_a_v1_store_is_migrated_from_the_note_convention(store: Store, data_dir: Path) -> None:
     _as_v1(store.root)
     migrated = Store.open(store.root)
-    assert json.loads((store.root / "manifest.json").read_text())["schema_version"] == 2
-    assert SCHEMA_VERSION == 2
+    assert json.loads((store.root / "manifest.json").read_text())["schema_version"] == 3
+    assert SCHEMA_VERSION == 3
     links = migrated.read("links").set_index(["claim_id", "pmid"])
     # v1 knew directness only from a note starting "Indirect (...)"
     assert not links.loc[("C13", "11255384"), "direct"]
