@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,7 +23,6 @@ import pandas as pd
 from . import why
 from .auth import User, require_editor
 from .cells import as_list, as_text
-from .certainty import sort_key
 from .claims import Registry, load_claims
 from .content import highlight_segments, list_posts, read_post
 from .errors import StoreError
@@ -36,8 +35,6 @@ from .settings import Settings
 from .stance_rules import content_stems, split_sentences, tokens
 from .store import BUILD_HINT, Snapshot, Store, rows_of
 from .verdict import (
-    COUNTED,
-    GRADE_STRENGTH,
     Verdict,
     directness,
     facts_of,
@@ -154,178 +151,6 @@ def current_verdicts(
     )
 
 
-def _last_review(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
-    """claim_id -> time of the latest curator judgement or audited action on it."""
-    links, audit = tables["links"], tables["audit"]
-    curator = links[links["stance_origin"].eq("curator")]
-    parts = [curator[["claim_id", "updated_at"]].rename(columns={"updated_at": "at"})]
-    if len(audit):
-        parts.append(audit[["claim_id", "at"]])
-    both = (
-        pd.concat([p for p in parts if len(p)], ignore_index=True) if any(map(len, parts)) else None
-    )
-    if both is None:
-        return pd.Series(dtype="datetime64[us, UTC]")
-    return both.dropna(subset=["claim_id"]).groupby("claim_id")["at"].max()
-
-
-def overview_table(
-    tables: Mapping[str, pd.DataFrame], verdicts: Mapping[str, Verdict]
-) -> pd.DataFrame:
-    """One row per claim: verdict, direction, certainty, score, counts, newest evidence, flags.
-
-    Sorted by certainty, then by direct randomized or pooled evidence, then direction (see
-    `certainty.sort_key`), so a claim that no study tests directly never ranks above one with a
-    direct trial; then by grade and score, then the claims file's order.
-    """
-    claims, links, runs = tables["claims"], tables["links"], tables["runs"]
-    records = linked_facts(tables, set(links["pmid"]))[["pmid", "pub_year"]]
-    years = records.set_index("pmid")["pub_year"] if len(records) else pd.Series(dtype="Int32")
-    run_start = runs.set_index("run_id")["started_at"]
-    reviewed = _last_review(tables)
-    live = links[~links["stance"].eq("irrelevant")]
-    live = live.assign(
-        year=live["pmid"].map(years),
-        linked_at=pd.to_datetime(live["first_linked_run"].map(run_start), utc=True),
-    )
-    by_claim = dict(tuple(live.groupby("claim_id"))) if len(live) else {}
-    rows = []
-    for claim in claims.itertuples(index=False):
-        v = verdicts.get(claim.claim_id)
-        group = by_claim.get(claim.claim_id, live.iloc[0:0])
-        counted = group[group["stance"].isin(COUNTED)]
-        newest = counted["year"].dropna()
-        last = reviewed.get(claim.claim_id)
-        unreviewed = group[~group["stance_origin"].eq("curator")]
-        if last is None or pd.isna(last):
-            new_since = len(unreviewed)
-        else:
-            new_since = int((unreviewed["linked_at"] > last).sum())
-        levels = [s.level for s in v.deciding] if v else []
-        rows.append(
-            {
-                "claim_id": claim.claim_id,
-                "statement": claim.statement,
-                "topics": ", ".join(as_list(claim.topics)),
-                "content_file": claim.content_file,
-                "verdict": v.grade if v else "No evidence found",
-                "direction": v.direction if v else "none",
-                "certainty": v.certainty if v else "very low",
-                "direct_evidence": (v.best_direct_design if v else None) or "none",
-                "needs_review": bool(v and v.needs_review),
-                "parts": len(v.parts) if v else 0,
-                "score": v.score if v else 0,
-                "supporting": v.counts["supports"] if v else 0,
-                "contradicting": v.counts["contradicts"] if v else 0,
-                "mixed": v.counts["mixed"] if v else 0,
-                "best_level": min(levels) if levels else pd.NA,
-                "newest_evidence": int(newest.max()) if len(newest) else pd.NA,
-                "cites_retracted": bool(v and v.cites_retracted),
-                "new_since_review": int(new_since),
-                "not_assessed": v.n_unassessed if v else 0,
-                "awaiting_review": int(group["stance_origin"].eq("suggested").sum()),
-            }
-        )
-    out = pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)
-    out["best_level"] = out["best_level"].astype("Int64")
-    out["newest_evidence"] = out["newest_evidence"].astype("Int64")
-    out["flags"] = [_flags(r) for r in out.itertuples(index=False)]
-    rubric = load_rubric()
-    keys = [
-        sort_key(
-            r.certainty,
-            None if r.direct_evidence == "none" else r.direct_evidence,
-            r.direction,
-            rubric,
-        )
-        for r in out.itertuples(index=False)
-    ]
-    strength = [-GRADE_STRENGTH[g] for g in out["verdict"]]
-    score = [-int(x) for x in out["score"]]
-    order = sorted(range(len(out)), key=lambda i: (keys[i], strength[i], score[i], i))
-    return out.iloc[order].reset_index(drop=True)
-
-
-OVERVIEW_COLUMNS = [
-    "claim_id",
-    "statement",
-    "topics",
-    "content_file",
-    "verdict",
-    "direction",
-    "certainty",
-    "direct_evidence",
-    "needs_review",
-    "parts",
-    "score",
-    "supporting",
-    "contradicting",
-    "mixed",
-    "best_level",
-    "newest_evidence",
-    "cites_retracted",
-    "new_since_review",
-    "not_assessed",
-    "awaiting_review",
-]
-
-
-def _flags(row: Any) -> str:
-    flags = []
-    if row.needs_review:
-        flags.append("needs review: a suggested study contradicts it")
-    if row.cites_retracted:
-        flags.append("cites a retracted study")
-    if row.new_since_review:
-        flags.append(f"{row.new_since_review} new since last review")
-    if row.not_assessed:
-        flags.append(f"{row.not_assessed} relevant not yet assessed")
-    if row.awaiting_review:
-        flags.append(f"{row.awaiting_review} suggested studies awaiting review (not counted)")
-    return "; ".join(flags)
-
-
-EXPORT_COLUMNS = [
-    "claim_id",
-    "statement",
-    "verdict",
-    "direction",
-    "certainty",
-    "direct_evidence",
-    "needs_review",
-    "score",
-    "supporting",
-    "contradicting",
-    "mixed",
-    "flags",
-]
-
-
-def overview_export(table: pd.DataFrame, verdicts: Mapping[str, Verdict]) -> str:
-    """The overview as CSV for sharing: grade, direction and certainty, plus the plain why."""
-    out = table[EXPORT_COLUMNS].copy()
-    out["why"] = [" ".join(verdicts[c].plain) if c in verdicts else "" for c in out["claim_id"]]
-    return out.to_csv(index=False)
-
-
-def filter_overview(
-    table: pd.DataFrame,
-    verdicts: Iterable[str] = (),
-    topics: Iterable[str] = (),
-    content_files: Iterable[str] = (),
-) -> pd.DataFrame:
-    """Rows matching every given filter (an empty filter lets everything through)."""
-    verdicts, topics, content_files = set(verdicts), set(topics), set(content_files)
-    keep = pd.Series(True, index=table.index)
-    if verdicts:
-        keep &= table["verdict"].isin(verdicts)
-    if content_files:
-        keep &= table["content_file"].isin(content_files)
-    if topics:
-        keep &= table["topics"].map(lambda t: bool(topics & set(t.split(", "))))
-    return table[keep]
-
-
 # --- one claim ---------------------------------------------------------------------------------
 
 
@@ -432,17 +257,6 @@ def claim_detail(
         evidence=evidence,
         deciding=deciding,
     )
-
-
-def evidence_pyramid(evidence: pd.DataFrame) -> pd.DataFrame:
-    """Studies per evidence level (1 = strongest) and stance, irrelevant links left out."""
-    shown = evidence[~evidence["stance"].eq("irrelevant")]
-    if shown.empty:
-        return pd.DataFrame({"level": [], "stance": [], "studies": []})
-    counts = shown.groupby(["level", "stance"]).size().rename("studies").reset_index()
-    counts["level"] = counts["level"].astype(int)
-    counts["_s"] = counts["stance"].map(STANCE_ORDER)
-    return counts.sort_values(["level", "_s"]).drop(columns="_s").reset_index(drop=True)
 
 
 def verdict_history(tables: Mapping[str, pd.DataFrame], claim_id: str) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from evidence import citations, views
+from evidence import citations, overview_view, views
 from evidence.store import Store
 from tests.dashboard_store import EDITOR, EDITOR_PASSWORD, XSS_PMID, make_data_dir
 
@@ -61,7 +61,7 @@ def test_overview_shows_every_claim_with_its_verdict(app: AppTest, data_dir: Pat
     store = Store.open(data_dir / "store")
     claims = store.read("claims")
     assert sorted(table.index) == sorted(claims["claim_id"])
-    expected = views.overview_table(
+    expected = overview_view.overview_table(
         store.snapshot(),
         views.current_verdicts(store.snapshot(), registry=views.load_registry(data_dir)),
     )

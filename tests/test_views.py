@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evidence import views
+from evidence import overview_view, views
 from evidence.auth import EDITOR, NotAllowed, User
 from evidence.merges import upsert_links, upsert_records
 from evidence.schema import LINKS, RECORDS, RUNS
@@ -37,7 +37,7 @@ def test_overview_matches_the_stored_verdicts_and_link_counts(store: Store, data
     snap = store.snapshot()
     registry = views.load_registry(data_dir)
     verdicts = views.current_verdicts(snap, as_of=AS_OF, registry=registry)
-    table = views.overview_table(snap, verdicts).set_index("claim_id")
+    table = overview_view.overview_table(snap, verdicts).set_index("claim_id")
     assert sorted(table.index) == sorted(snap["claims"]["claim_id"])  # ordered by certainty
     stored = snap["verdicts"].set_index("claim_id")
     assert table.at["C07", "verdict"] == stored.at["C07", "grade"]
@@ -57,14 +57,14 @@ def test_overview_matches_the_stored_verdicts_and_link_counts(store: Store, data
 
 def test_filter_overview(store: Store) -> None:
     snap = store.snapshot()
-    table = views.overview_table(snap, views.current_verdicts(snap, as_of=AS_OF))
+    table = overview_view.overview_table(snap, views.current_verdicts(snap, as_of=AS_OF))
     grade = table.at[0, "verdict"]
-    only = views.filter_overview(table, verdicts=[grade])
+    only = overview_view.filter_overview(table, verdicts=[grade])
     assert len(only) == (table["verdict"] == grade).sum() and set(only["verdict"]) == {grade}
-    tms = views.filter_overview(table, topics=["tms"])
+    tms = overview_view.filter_overview(table, topics=["tms"])
     assert 0 < len(tms) < len(table)
     assert all("tms" in t.split(", ") for t in tms["topics"])
-    assert views.filter_overview(table, content_files=["nope.md"]).empty
+    assert overview_view.filter_overview(table, content_files=["nope.md"]).empty
 
 
 def test_flags_retracted_and_new_unreviewed_evidence(store: Store) -> None:
@@ -99,7 +99,7 @@ def test_flags_retracted_and_new_unreviewed_evidence(store: Store) -> None:
     store.update(change, actor="tests")
     snap = store.snapshot()
     verdicts = views.current_verdicts(snap, as_of=AS_OF)
-    row = views.overview_table(snap, verdicts).set_index("claim_id").loc["C07"]
+    row = overview_view.overview_table(snap, verdicts).set_index("claim_id").loc["C07"]
     assert row["cites_retracted"]
     assert row["new_since_review"] == 1 and row["awaiting_review"] == 1
     assert "cites a retracted study" in row["flags"] and "1 new since last review" in row["flags"]
@@ -278,8 +278,8 @@ def test_overview_export_has_direction_certainty_and_the_plain_why(
 
     snap = store.snapshot()
     verdicts = views.current_verdicts(snap, as_of=AS_OF, registry=views.load_registry(data_dir))
-    table = views.overview_table(snap, verdicts)
-    rows = list(csv.DictReader(io.StringIO(views.overview_export(table, verdicts))))
+    table = overview_view.overview_table(snap, verdicts)
+    rows = list(csv.DictReader(io.StringIO(overview_view.overview_export(table, verdicts))))
     assert [r["claim_id"] for r in rows] == list(table["claim_id"])
     c12 = next(r for r in rows if r["claim_id"] == "C12")
     assert (c12["verdict"], c12["direction"], c12["certainty"]) == (
