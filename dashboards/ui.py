@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from evidence import auth, claim_view, labels, overview_view, views
+from evidence import auth, claim_view, labels, literature_view, overview_view, views
 from evidence.errors import EvidenceError
 from evidence.settings import Settings, load_settings
 from evidence.store import Snapshot, Store
@@ -143,7 +143,7 @@ def overview(root: str, version: int) -> pd.DataFrame:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def literature(root: str, version: int) -> pd.DataFrame:
-    return views.literature_table(_snapshot(root, version))
+    return literature_view.literature_table(_snapshot(root, version))
 
 
 def key(snap: Snapshot) -> tuple[str, int]:

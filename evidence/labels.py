@@ -91,6 +91,16 @@ LABELS = {
     "action": "Action",
 }
 
+# What an editor's audited action reads as (the audit log stores the ids on the left).
+ACTIONS = {
+    "set_stance": "stance set",
+    "accept_suggestion": "suggestion accepted",
+    "mark_irrelevant": "marked irrelevant",
+    "set_note": "note saved",
+    "add_link": "study attached",
+    "set_directness": "directness set",
+}
+
 # How a stance's origin reads in a table.
 ORIGINS = {"curator": "curator", "suggested": "machine (not counted)", "query": "not assessed"}
 

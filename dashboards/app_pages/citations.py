@@ -79,7 +79,17 @@ if output == OUTPUTS[2]:
     )
     if cited.review:
         st.subheader("Claims to reword or review")
-        st.dataframe(cited_post.review_table(cited), hide_index=True, width="stretch")
+        review = cited_post.review_table(cited)
+        review["claim"] = [ui.claim_href(c) for c in review["claim"]]
+        ui.table(
+            review,
+            key="review_table",
+            config={
+                "claim": ui.link("claim", r"claim=(\w+)$", width="small"),
+                "what to do": ui.text("what to do", width="medium"),
+                "sentence": ui.text("sentence", width="large"),
+            },
+        )
     st.stop()
 
 chosen = st.session_state.get("cite_pmids")

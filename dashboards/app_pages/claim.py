@@ -136,7 +136,7 @@ else:
                 y=alt.Y(
                     "level_label:N",
                     title=None,
-                    sort=alt.EncodingSortField("level", order="ascending"),
+                    sort=list(dict.fromkeys(pyramid["level_label"])),  # 1 (strongest) on top
                     axis=alt.Axis(labelOverlap=False, labelLimit=0),
                 ),
                 x=alt.X("sum(studies):Q", title="Studies", axis=alt.Axis(tickMinStep=1)),
@@ -276,7 +276,7 @@ else:
                 st.error(str(e))
             else:
                 ui.flash(
-                    f"Saved ({action['action']} on PMID {pmid}). "
+                    f"Saved: {labels.ACTIONS.get(action['action'], 'change')} on PMID {pmid}. "
                     f"Verdict now: {nv.grade} ({nv.score})."
                 )
                 st.rerun()
@@ -319,7 +319,7 @@ else:
                 st.error(str(e))
             else:
                 ui.flash(
-                    f"Saved ({views.SET_DIRECTNESS} on PMID {d_pmid}). "
+                    f"Saved: {labels.ACTIONS[views.SET_DIRECTNESS]} on PMID {d_pmid}. "
                     f"Verdict now: {nv.grade} ({nv.direction}, {nv.certainty} certainty)."
                 )
                 st.rerun()

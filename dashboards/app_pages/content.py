@@ -38,9 +38,11 @@ except EvidenceError as e:
 flagged = {c.claim_id: c for c in checks if c.flagged}
 
 parts = []
+line_start = True
 for text, claim_id, grade in segments:
+    starts_line, line_start = line_start, text.endswith("\n")
     if claim_id is None:
-        parts.append(ui.esc_prose(text))
+        parts.append(ui.esc_prose(text, line_start=starts_line))
         continue
     tint = views.GRADE_TINTS.get(grade or "", "#eee")
     colour = views.GRADE_COLOURS.get(grade or "", "#888")

@@ -31,6 +31,9 @@ def status(standing: str) -> str:
 
 cell = "padding:3px 8px;vertical-align:top;border-bottom:1px solid #e4e7ea"
 head = ["claim_id", "statement", "verdict", "certainty", "standing", "attention"]
+with_attention = screen["attention"].ne("").any()  # no empty column when nothing needs it
+if not with_attention:
+    head.remove("attention")
 rows = []
 for r in screen.itertuples(index=False):
     href = ui.claim_href(r.claim_id)
@@ -44,7 +47,8 @@ for r in screen.itertuples(index=False):
         f'<td style="{cell};white-space:nowrap">{ui.badge(r.verdict)}</td>'
         f'<td style="{cell};white-space:nowrap">{ui.esc(r.certainty)}</td>'
         f'<td style="{cell};white-space:nowrap">{status(r.standing)}</td>'
-        f'<td style="{cell};color:#b42318">{ui.esc(r.attention)}</td></tr>'
+        + (f'<td style="{cell};color:#b42318">{ui.esc(r.attention)}</td>' if with_attention else "")
+        + "</tr>"
     )
 header = "".join(
     f'<th style="{cell};text-align:left;font-weight:600">{ui.esc(labels.label(c))}</th>'
