@@ -279,5 +279,11 @@ def table(frame: pd.DataFrame, *, key: str, config: dict | None = None, **kw):
             cfg[col] = number(col, "%.2f")
         else:
             cfg[col] = text(col)
-    cfg.update(config or {})
+    for col, given in (config or {}).items():
+        numeric = col in shown.columns and pd.api.types.is_numeric_dtype(shown[col])
+        if given.get("type_config", {}).get("type") == "number" and not numeric:
+            # a number column with gaps is shown as text (so a gap is an empty cell)
+            given = text(col, help=given.get("help"))
+            given["label"] = config[col].get("label")
+        cfg[col] = given
     return st.dataframe(shown, hide_index=True, width="stretch", key=key, column_config=cfg, **kw)

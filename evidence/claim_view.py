@@ -94,6 +94,14 @@ def pubmed_link(pmid: str) -> str:
     return f"[PMID {pmid}]({PUBMED_URL.format(pmid)})" if pmid.isdigit() else f"PMID {pmid}"
 
 
+_PMID_MENTION = re.compile(r"\bPMID (\d{1,8})\b")
+
+
+def link_pmids(markdown: str) -> str:
+    """Markdown text with every "PMID 123" made a link to that study on PubMed."""
+    return _PMID_MENTION.sub(lambda m: pubmed_link(m.group(1)), markdown)
+
+
 def deciding_links(studies: Sequence[DecidingStudy]) -> str:
     """The deciding studies as Markdown links to PubMed with their stance."""
     return ", ".join(f"{pubmed_link(s.pmid)} ({s.stance})" for s in studies)

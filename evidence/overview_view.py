@@ -268,3 +268,31 @@ def standing_counts(screen: pd.DataFrame) -> str:
         f"{int(n.get(SUPPORTED, 0))} supported",
     ]
     return " · ".join(parts) + f" (of {count(len(screen), 'claim')})"
+
+
+DETAIL_COLUMNS = [
+    "claim_link",
+    "statement",
+    "verdict",
+    "direction",
+    "certainty",
+    "direct_evidence",
+    "score",
+    "supporting",
+    "contradicting",
+    "mixed",
+    "best_level",
+    "newest_evidence",
+    "flags",
+]
+
+
+def detail_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Every figure of the overview for comparing claims: the claim as a link to its page, and
+    "none" said in words."""
+    from .claim_view import claim_path
+
+    out = table.assign(claim_link=[claim_path(c) for c in table["claim_id"]])
+    out["direct_evidence"] = out["direct_evidence"].replace("none", "no direct study")
+    out["direction"] = out["direction"].replace("none", "no evidence")
+    return out[DETAIL_COLUMNS]

@@ -360,6 +360,10 @@ def test_choose_claim_names_an_unknown_claim_instead_of_showing_another() -> Non
         claim_view.claim_path("C03") == "./claim?claim=C03" and claim_view.claim_path("<x>") == "#"
     )
     assert claim_view.pubmed_link("123") == "[PMID 123](https://pubmed.ncbi.nlm.nih.gov/123/)"
+    assert claim_view.link_pmids("PMID 123: a trial; PMID 45.") == (
+        "[PMID 123](https://pubmed.ncbi.nlm.nih.gov/123/): a trial; "
+        "[PMID 45](https://pubmed.ncbi.nlm.nih.gov/45/)."
+    )
 
 
 def test_labels_words_counts_and_dates() -> None:

@@ -61,7 +61,7 @@ with c2:
     st.markdown(ui.md_label(" ".join(v.plain)))
     with st.expander("Details: deciding studies, levels, gaps, what awaits review"):
         for line in v.details:
-            st.markdown(f"- {ui.md_label(line)}")
+            st.markdown(f"- {claim_view.link_pmids(ui.md_label(line))}")
         st.caption(ui.md_label(views.levels_legend()))
         st.caption(ui.md_label(f"Rubric rule: {v.rule_text}"))
 

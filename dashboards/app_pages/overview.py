@@ -69,30 +69,13 @@ grades = c1.multiselect("Verdict", list(views.GRADE_COLOURS))
 topics = c2.multiselect("Topic", sorted({t for ts in table["topics"] for t in ts.split(", ") if t}))
 files = c3.multiselect("Post", sorted(set(table["content_file"])))
 shown = overview_view.filter_overview(table, grades, topics, files)
-shown = shown.assign(claim_link=[ui.claim_href(c) for c in shown["claim_id"]])
 st.caption(
     f"{len(shown)} of {labels.count(len(table), 'claim')}, ordered by certainty of the evidence, "
     "then by whether a randomized or pooled study tests the claim directly, then by direction. "
     "Only curator-confirmed studies count; machine suggestions are listed as awaiting review."
 )
 ui.table(
-    shown[
-        [
-            "claim_link",
-            "statement",
-            "verdict",
-            "direction",
-            "certainty",
-            "direct_evidence",
-            "score",
-            "supporting",
-            "contradicting",
-            "mixed",
-            "best_level",
-            "newest_evidence",
-            "flags",
-        ]
-    ],
+    overview_view.detail_table(shown),
     key="overview_table",
     config={
         "claim_link": ui.link("claim_id", r"claim=(\w+)$"),
