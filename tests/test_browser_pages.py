@@ -333,6 +333,7 @@ def test_every_page_speaks_words_not_internals(server, page) -> None:
         assert not re.search(r'[{\[]\s*"\w+"\s*:', text), name  # no raw JSON
         assert "00:00:00" not in text, name
         assert not re.search(r"(?<![\d,.])1 (?:studies|claims|records|parts)\b", text), name
+        assert not re.search(r"(?m)^\s*- ", text), name  # a list item shows as a bullet
         _full_shot(page, shot)
 
 
@@ -389,3 +390,27 @@ def test_evidence_brief_and_post_with_references_cite_in_full(server, page) -> N
     for reference in _ama(snap, [r.pmid for r in cited.references]):
         assert _normal(reference) in text, reference
     page.screenshot(path=str(ARTIFACTS / "post-with-references.png"), full_page=True)
+
+
+def test_literature_row_opens_its_linked_claims(server, page) -> None:
+    from evidence import literature_view
+
+    url, data, _ = server
+    table = literature_view.literature_table(Store.open(data / "store").snapshot())
+    first = table.iloc[0]
+    claims = literature_view.linked_claims(first["claims"])
+    assert claims
+    _open(page, f"{url}/literature", '[data-testid="stDataFrame"]')
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.locator("td").first.wait_for(state="attached", timeout=TIMEOUT)
+    assert grid.locator("td").first.text_content() == first["pubmed_url"]
+    box = grid.bounding_box()
+    assert box is not None
+    # The selection box of the first row: left edge of the grid, one header row down.
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
+    link = page.locator(f'a[href="./claim?claim={claims[0]}"]').filter(visible=True)
+    link.first.wait_for(timeout=TIMEOUT)
+    assert page.get_by_text(f"PubMed {first['pmid']}").count() == 1
+    link.first.click()
+    page.wait_for_url(re.compile(rf"/claim\?claim={claims[0]}$"))
+    page.get_by_text(f"{claims[0]}: ").first.wait_for(timeout=TIMEOUT)

@@ -97,10 +97,12 @@ if len(dist):
         alt.Chart(dist)
         .mark_bar()
         .encode(
-            y=alt.Y("design:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
+            y=alt.Y(
+                "design:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0, labelOverlap=False)
+            ),
             x=alt.X("studies:Q", title="Studies"),
             tooltip=["design", "studies"],
         )
-        .properties(title="Design distribution", height=280),
+        .properties(title="Design distribution", height=alt.Step(20)),  # every label shown
         width="stretch",
     )

@@ -77,6 +77,7 @@ st.caption(
 ui.table(
     overview_view.detail_table(shown),
     key="overview_table",
+    height=35 * (len(shown) + 1) + 3,  # every claim without scrolling inside the table
     config={
         "claim_link": ui.link("claim_id", r"claim=(\w+)$"),
         "statement": ui.text("statement", width="large"),
