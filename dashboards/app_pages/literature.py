@@ -72,7 +72,7 @@ if rows:
             st.caption("Linked to no claim.")
 else:
     st.caption("Select a row to open its linked claims.")
-if len(shown) and st.button(f"Cite these {min(len(shown), 500)} studies"):
+if len(shown) and st.button(f"Cite these {labels.count(min(len(shown), 500), 'study')}"):
     st.session_state["cite_pmids"] = list(shown["pmid"].head(500))
     st.switch_page(ui.PAGES["citations"])
 
