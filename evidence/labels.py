@@ -105,6 +105,11 @@ ACTIONS = {
 ORIGINS = {"curator": "curator", "suggested": "machine (not counted)", "query": "not assessed"}
 
 
+def direction(value: str) -> str:
+    """A verdict's direction in words: "none" (nothing curator-confirmed) reads "no evidence"."""
+    return "no evidence" if value == "none" else value
+
+
 def label(column: str) -> str:
     """The header of ``column``; an unknown name still reads as words, never as snake_case."""
     known = LABELS.get(column)

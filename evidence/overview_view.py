@@ -14,7 +14,7 @@ import pandas as pd
 
 from .cells import as_list
 from .certainty import sort_key
-from .labels import count
+from .labels import count, direction
 from .levels import load_rubric
 from .verdict import COUNTED, GRADE_STRENGTH, Verdict, linked_facts
 
@@ -294,5 +294,5 @@ def detail_table(table: pd.DataFrame) -> pd.DataFrame:
 
     out = table.assign(claim_link=[claim_path(c) for c in table["claim_id"]])
     out["direct_evidence"] = out["direct_evidence"].replace("none", "no direct study")
-    out["direction"] = out["direction"].replace("none", "no evidence")
+    out["direction"] = out["direction"].map(direction)
     return out[DETAIL_COLUMNS]

@@ -48,11 +48,14 @@ st.caption(f"In {ui.md_label(detail.content_file)} · topics: {ui.md_label(topic
 c1, c2 = st.columns([1, 3])
 with c1:
     ui.html_block(f'<div style="font-size:1.4em">{ui.badge(v.grade)}</div>')
-    st.metric("Direction", v.direction, help=views.DIRECTION_HELP)
+    st.metric("Direction", labels.direction(v.direction), help=views.DIRECTION_HELP)
     st.metric("Certainty", v.certainty, help=views.CERTAINTY_HELP)
     st.metric("Score", f"{v.score} / 100", help=views.SCORE_HELP)
 with c2:
-    st.markdown(f"**Verdict: {v.grade}** · direction {v.direction} · certainty {v.certainty}")
+    st.markdown(
+        f"**Verdict: {v.grade}** · direction {labels.direction(v.direction)} · "
+        f"certainty {v.certainty}"
+    )
     if v.needs_review:
         st.warning(
             "Needs review: a machine-suggested stance says a study contradicts this claim. "
@@ -91,7 +94,8 @@ if v.parts:
         with st.container(border=True):
             ui.html_block(
                 f"{ui.badge(part.grade)} <b>{ui.esc(part.part_id)}</b> {ui.esc(part.statement)}"
-                f" · direction {ui.esc(part.direction)} · certainty {ui.esc(part.certainty)}"
+                f" · direction {ui.esc(labels.direction(part.direction))}"
+                f" · certainty {ui.esc(part.certainty)}"
             )
             st.markdown(ui.md_label(" ".join(part.plain)))
             if part.deciding:

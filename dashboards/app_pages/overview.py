@@ -55,9 +55,8 @@ header = "".join(
     for c in head
 )
 ui.html_block(
-    f'<p style="margin:0 0 0.4em">{ui.esc(overview_view.standing_counts(screen))}. '
-    "Claims that need attention first, then from the weakest evidence to the strongest; "
-    "open a claim for its studies.</p>"
+    f'<p style="margin:0 0 0.4em">{ui.esc(overview_view.standing_counts(screen))}: '
+    "attention first, then from the weakest evidence to the strongest.</p>"
     '<table style="width:100%;border-collapse:collapse;font-size:0.9em;line-height:1.35">'
     f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 )
