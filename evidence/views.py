@@ -1,9 +1,10 @@
 """What the dashboard shows, as pure functions over a store snapshot's tables.
 
 The Streamlit pages only lay these frames out, so every number a clinician sees (a verdict, a
-count, a flag) is computed here, testable without a browser. Verdicts are graded live from the
-snapshot with `grade_claims`, so a curator's edit changes the verdict at once; the ``verdicts``
-table is the history over refreshes.
+count, a flag) is computed here or in the page's own presentation module (`overview_view`,
+`claim_view`, `literature_view`, worded by `labels`), testable without a browser. Verdicts are
+graded live from the snapshot with `grade_claims`, so a curator's edit changes the verdict at
+once; the ``verdicts`` table is the history over refreshes.
 """
 
 from __future__ import annotations

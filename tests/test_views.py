@@ -338,6 +338,12 @@ def test_first_screen_puts_attention_first_then_weakest_to_strongest(store: Stor
         assert ids == [c for c in reversed(strongest_first) if c in set(ids)]
     assert screen["claim_id"].iloc[-1] == strongest_first[0]
     assert screen["attention"].eq("").all()  # the bundled evidence: all curator-judged
+    detail = overview_view.detail_table(table)
+    assert list(detail.columns) == overview_view.DETAIL_COLUMNS
+    assert list(detail["claim_link"]) == [f"./claim?claim={c}" for c in table["claim_id"]]
+    none = table["direct_evidence"].eq("none")
+    assert (detail.loc[none, "direct_evidence"] == "no direct study").all()
+    assert not detail["direct_evidence"].eq("none").any()
     counts = overview_view.standing_counts(screen)
     assert counts == (
         f"0 need attention · {(~supported).sum()} weak · {supported.sum()} supported (of 17 claims)"
