@@ -13,7 +13,8 @@ store:
   PMIDs spread over 1..41,000,000; ``--fold-mix spread`` spreads all 100 over the range (the
   worst case for a store partitioned by PMID range);
 - edit: `Store.curate` setting a curator stance (and a note) on an existing curated C03 link;
-- overview: `Store.open(...).snapshot()` + `views.current_verdicts` + `views.overview_table`, and
+- overview: `Store.open(...).snapshot()` + `views.current_verdicts` +
+  `overview_view.overview_table`, and
   claim page: a fresh snapshot + `views.claim_detail` for C03 (verdicts from the overview step),
   as the dashboard computes them on an empty cache.
 
@@ -219,13 +220,13 @@ def child_edit(store_dir: Path, pmid: str, stance: str) -> dict[str, Any]:
 
 
 def child_views(store_dir: Path) -> dict[str, Any]:
-    from evidence import views
+    from evidence import overview_view, views
     from evidence.store import Store
 
     t0 = time.perf_counter()
     snap = Store.open(store_dir).snapshot()
     verdicts = views.current_verdicts(snap, registry=views.load_registry(DATA))
-    table = views.overview_table(snap, verdicts)
+    table = overview_view.overview_table(snap, verdicts)
     overview_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     fresh = Store.open(store_dir).snapshot()

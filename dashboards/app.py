@@ -18,12 +18,21 @@ import ui  # noqa: E402
 st.set_page_config(page_title="Evidence tracker", page_icon=":material/fact_check:", layout="wide")
 
 pages = [
+    # The overview is served at "/" (the default page, whose own path Streamlit ignores) and at
+    # /overview (a hidden twin), so a bookmarked or typed /overview never says "Page not found".
+    st.Page(
+        ui.PAGES["overview"],
+        title="Claims overview",
+        icon=":material/checklist:",
+        url_path="home",
+        default=True,
+    ),
     st.Page(
         ui.PAGES["overview"],
         title="Claims overview",
         icon=":material/checklist:",
         url_path="overview",
-        default=True,
+        visibility="hidden",
     ),
     st.Page(
         ui.PAGES["content"], title="Content view", icon=":material/article:", url_path="content"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from evidence import auth, views
+from evidence import auth, claim_view, labels, literature_view, overview_view, views
 from evidence.errors import EvidenceError
 from evidence.settings import Settings, load_settings
 from evidence.store import Snapshot, Store
@@ -27,7 +27,6 @@ PAGES = {
     "citations": "app_pages/citations.py",
     "history": "app_pages/history.py",
 }
-_CLAIM_ID = re.compile(r"^[A-Z]+[0-9]+$")
 # HTML's specials and those Markdown (or Streamlit's LaTeX) would interpret: as numeric
 # entities they display as themselves and do nothing.
 _ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="}
@@ -44,16 +43,22 @@ def esc(text: object) -> str:
 
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
+_BULLET = re.compile(r"^[ \t]*[-*+][ \t]+(.*)$")
 
 
-def esc_prose(text: object) -> str:
-    """Like `esc`, but a Markdown heading line ("## Title") shows as a heading, not as "##"."""
+def esc_prose(text: object, line_start: bool = True) -> str:
+    """Like `esc`, but a Markdown heading line ("## Title") shows as a heading and a list item
+    ("- item") as a bullet, not as "##" or "- ". ``line_start``: whether ``text`` begins a line
+    (a piece cut after a claim's sentence does not)."""
     lines = []
-    for line in ("" if text is None else str(text)).split("\n"):
-        m = _HEADING.match(line)
-        if m:
-            size = {1: 1.6, 2: 1.3}.get(len(m.group(1)), 1.1)
-            line = f'<strong style="font-size:{size}em">{esc(m.group(2))}</strong>'
+    for i, line in enumerate(("" if text is None else str(text)).split("\n")):
+        heading = _HEADING.match(line) if i or line_start else None
+        bullet = _BULLET.match(line) if i or line_start else None
+        if heading:
+            size = {1: 1.6, 2: 1.3}.get(len(heading.group(1)), 1.1)
+            line = f'<strong style="font-size:{size}em">{esc(heading.group(2))}</strong>'
+        elif bullet:
+            line = f"&#160;&#160;&#8226;&#160;{esc(bullet.group(1))}"
         else:
             line = esc(line)
         lines.append(line)
@@ -133,12 +138,12 @@ def verdicts(root: str, version: int) -> dict[str, Verdict]:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def overview(root: str, version: int) -> pd.DataFrame:
-    return views.overview_table(_snapshot(root, version), verdicts(root, version))
+    return overview_view.overview_table(_snapshot(root, version), verdicts(root, version))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def literature(root: str, version: int) -> pd.DataFrame:
-    return views.literature_table(_snapshot(root, version))
+    return literature_view.literature_table(_snapshot(root, version))
 
 
 def key(snap: Snapshot) -> tuple[str, int]:
@@ -231,9 +236,7 @@ def open_claim(claim_id: str) -> None:
 
 def claim_href(claim_id: str) -> str:
     """A same-tab link to a claim's page; only well-formed claim ids make one."""
-    if not _CLAIM_ID.match(claim_id):
-        return "#"
-    return f"./claim?claim={claim_id}"
+    return claim_view.claim_path(claim_id)
 
 
 def flash(message: str) -> None:
@@ -244,3 +247,43 @@ def show_flash() -> None:
     message = st.session_state.pop("flash", None)
     if message:
         st.success(message)
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def link(column: str, display_text: str | None = None, **kw) -> st.column_config.Column:
+    return st.column_config.LinkColumn(labels.label(column), display_text=display_text, **kw)
+
+
+def text(column: str, **kw) -> st.column_config.Column:
+    return st.column_config.TextColumn(labels.label(column), **kw)
+
+
+def number(column: str, fmt: str = "%d", **kw) -> st.column_config.Column:
+    return st.column_config.NumberColumn(labels.label(column), format=fmt, **kw)
+
+
+def table(frame: pd.DataFrame, *, key: str, config: dict | None = None, **kw):
+    """A table as a reader sees it: human headers (`evidence.labels`), empty cells empty, times
+    as dates; ``config`` overrides a column's settings (use `link`, `text`, `number`)."""
+    shown = labels.display(frame)
+    cfg: dict = {}
+    for col in shown.columns:
+        s = shown[col]
+        if pd.api.types.is_bool_dtype(s):
+            cfg[col] = st.column_config.CheckboxColumn(labels.label(col))
+        elif pd.api.types.is_integer_dtype(s):
+            cfg[col] = number(col)
+        elif pd.api.types.is_float_dtype(s):
+            cfg[col] = number(col, "%.2f")
+        else:
+            cfg[col] = text(col)
+    for col, given in (config or {}).items():
+        numeric = col in shown.columns and pd.api.types.is_numeric_dtype(shown[col])
+        if given.get("type_config", {}).get("type") == "number" and not numeric:
+            # a number column with gaps is shown as text (so a gap is an empty cell)
+            given = text(col, help=given.get("help"))
+            given["label"] = config[col].get("label")
+        cfg[col] = given
+    return st.dataframe(shown, hide_index=True, width="stretch", key=key, column_config=cfg, **kw)

@@ -1,29 +1,28 @@
 """What the dashboard shows, as pure functions over a store snapshot's tables.
 
 The Streamlit pages only lay these frames out, so every number a clinician sees (a verdict, a
-count, a flag) is computed here, testable without a browser. Verdicts are graded live from the
-snapshot with `grade_claims`, so a curator's edit changes the verdict at once; the ``verdicts``
-table is the history over refreshes.
+count, a flag) is computed here or in the page's own presentation module (`overview_view`,
+`claim_view`, `literature_view`, worded by `labels`), testable without a browser. Verdicts are
+graded live from the snapshot with `grade_claims`, so a curator's edit changes the verdict at
+once; the ``verdicts`` table is the history over refreshes.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import numpy as np
 import pandas as pd
 
 from . import why
 from .auth import User, require_editor
 from .cells import as_list, as_text
-from .certainty import sort_key
 from .claims import Registry, load_claims
 from .content import highlight_segments, list_posts, read_post
 from .errors import StoreError
@@ -36,8 +35,6 @@ from .settings import Settings
 from .stance_rules import content_stems, split_sentences, tokens
 from .store import BUILD_HINT, Snapshot, Store, rows_of
 from .verdict import (
-    COUNTED,
-    GRADE_STRENGTH,
     Verdict,
     directness,
     facts_of,
@@ -154,178 +151,6 @@ def current_verdicts(
     )
 
 
-def _last_review(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
-    """claim_id -> time of the latest curator judgement or audited action on it."""
-    links, audit = tables["links"], tables["audit"]
-    curator = links[links["stance_origin"].eq("curator")]
-    parts = [curator[["claim_id", "updated_at"]].rename(columns={"updated_at": "at"})]
-    if len(audit):
-        parts.append(audit[["claim_id", "at"]])
-    both = (
-        pd.concat([p for p in parts if len(p)], ignore_index=True) if any(map(len, parts)) else None
-    )
-    if both is None:
-        return pd.Series(dtype="datetime64[us, UTC]")
-    return both.dropna(subset=["claim_id"]).groupby("claim_id")["at"].max()
-
-
-def overview_table(
-    tables: Mapping[str, pd.DataFrame], verdicts: Mapping[str, Verdict]
-) -> pd.DataFrame:
-    """One row per claim: verdict, direction, certainty, score, counts, newest evidence, flags.
-
-    Sorted by certainty, then by direct randomized or pooled evidence, then direction (see
-    `certainty.sort_key`), so a claim that no study tests directly never ranks above one with a
-    direct trial; then by grade and score, then the claims file's order.
-    """
-    claims, links, runs = tables["claims"], tables["links"], tables["runs"]
-    records = linked_facts(tables, set(links["pmid"]))[["pmid", "pub_year"]]
-    years = records.set_index("pmid")["pub_year"] if len(records) else pd.Series(dtype="Int32")
-    run_start = runs.set_index("run_id")["started_at"]
-    reviewed = _last_review(tables)
-    live = links[~links["stance"].eq("irrelevant")]
-    live = live.assign(
-        year=live["pmid"].map(years),
-        linked_at=pd.to_datetime(live["first_linked_run"].map(run_start), utc=True),
-    )
-    by_claim = dict(tuple(live.groupby("claim_id"))) if len(live) else {}
-    rows = []
-    for claim in claims.itertuples(index=False):
-        v = verdicts.get(claim.claim_id)
-        group = by_claim.get(claim.claim_id, live.iloc[0:0])
-        counted = group[group["stance"].isin(COUNTED)]
-        newest = counted["year"].dropna()
-        last = reviewed.get(claim.claim_id)
-        unreviewed = group[~group["stance_origin"].eq("curator")]
-        if last is None or pd.isna(last):
-            new_since = len(unreviewed)
-        else:
-            new_since = int((unreviewed["linked_at"] > last).sum())
-        levels = [s.level for s in v.deciding] if v else []
-        rows.append(
-            {
-                "claim_id": claim.claim_id,
-                "statement": claim.statement,
-                "topics": ", ".join(as_list(claim.topics)),
-                "content_file": claim.content_file,
-                "verdict": v.grade if v else "No evidence found",
-                "direction": v.direction if v else "none",
-                "certainty": v.certainty if v else "very low",
-                "direct_evidence": (v.best_direct_design if v else None) or "none",
-                "needs_review": bool(v and v.needs_review),
-                "parts": len(v.parts) if v else 0,
-                "score": v.score if v else 0,
-                "supporting": v.counts["supports"] if v else 0,
-                "contradicting": v.counts["contradicts"] if v else 0,
-                "mixed": v.counts["mixed"] if v else 0,
-                "best_level": min(levels) if levels else pd.NA,
-                "newest_evidence": int(newest.max()) if len(newest) else pd.NA,
-                "cites_retracted": bool(v and v.cites_retracted),
-                "new_since_review": int(new_since),
-                "not_assessed": v.n_unassessed if v else 0,
-                "awaiting_review": int(group["stance_origin"].eq("suggested").sum()),
-            }
-        )
-    out = pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)
-    out["best_level"] = out["best_level"].astype("Int64")
-    out["newest_evidence"] = out["newest_evidence"].astype("Int64")
-    out["flags"] = [_flags(r) for r in out.itertuples(index=False)]
-    rubric = load_rubric()
-    keys = [
-        sort_key(
-            r.certainty,
-            None if r.direct_evidence == "none" else r.direct_evidence,
-            r.direction,
-            rubric,
-        )
-        for r in out.itertuples(index=False)
-    ]
-    strength = [-GRADE_STRENGTH[g] for g in out["verdict"]]
-    score = [-int(x) for x in out["score"]]
-    order = sorted(range(len(out)), key=lambda i: (keys[i], strength[i], score[i], i))
-    return out.iloc[order].reset_index(drop=True)
-
-
-OVERVIEW_COLUMNS = [
-    "claim_id",
-    "statement",
-    "topics",
-    "content_file",
-    "verdict",
-    "direction",
-    "certainty",
-    "direct_evidence",
-    "needs_review",
-    "parts",
-    "score",
-    "supporting",
-    "contradicting",
-    "mixed",
-    "best_level",
-    "newest_evidence",
-    "cites_retracted",
-    "new_since_review",
-    "not_assessed",
-    "awaiting_review",
-]
-
-
-def _flags(row: Any) -> str:
-    flags = []
-    if row.needs_review:
-        flags.append("needs review: a suggested study contradicts it")
-    if row.cites_retracted:
-        flags.append("cites a retracted study")
-    if row.new_since_review:
-        flags.append(f"{row.new_since_review} new since last review")
-    if row.not_assessed:
-        flags.append(f"{row.not_assessed} relevant not yet assessed")
-    if row.awaiting_review:
-        flags.append(f"{row.awaiting_review} suggested studies awaiting review (not counted)")
-    return "; ".join(flags)
-
-
-EXPORT_COLUMNS = [
-    "claim_id",
-    "statement",
-    "verdict",
-    "direction",
-    "certainty",
-    "direct_evidence",
-    "needs_review",
-    "score",
-    "supporting",
-    "contradicting",
-    "mixed",
-    "flags",
-]
-
-
-def overview_export(table: pd.DataFrame, verdicts: Mapping[str, Verdict]) -> str:
-    """The overview as CSV for sharing: grade, direction and certainty, plus the plain why."""
-    out = table[EXPORT_COLUMNS].copy()
-    out["why"] = [" ".join(verdicts[c].plain) if c in verdicts else "" for c in out["claim_id"]]
-    return out.to_csv(index=False)
-
-
-def filter_overview(
-    table: pd.DataFrame,
-    verdicts: Iterable[str] = (),
-    topics: Iterable[str] = (),
-    content_files: Iterable[str] = (),
-) -> pd.DataFrame:
-    """Rows matching every given filter (an empty filter lets everything through)."""
-    verdicts, topics, content_files = set(verdicts), set(topics), set(content_files)
-    keep = pd.Series(True, index=table.index)
-    if verdicts:
-        keep &= table["verdict"].isin(verdicts)
-    if content_files:
-        keep &= table["content_file"].isin(content_files)
-    if topics:
-        keep &= table["topics"].map(lambda t: bool(topics & set(t.split(", "))))
-    return table[keep]
-
-
 # --- one claim ---------------------------------------------------------------------------------
 
 
@@ -434,17 +259,6 @@ def claim_detail(
     )
 
 
-def evidence_pyramid(evidence: pd.DataFrame) -> pd.DataFrame:
-    """Studies per evidence level (1 = strongest) and stance, irrelevant links left out."""
-    shown = evidence[~evidence["stance"].eq("irrelevant")]
-    if shown.empty:
-        return pd.DataFrame({"level": [], "stance": [], "studies": []})
-    counts = shown.groupby(["level", "stance"]).size().rename("studies").reset_index()
-    counts["level"] = counts["level"].astype(int)
-    counts["_s"] = counts["stance"].map(STANCE_ORDER)
-    return counts.sort_values(["level", "_s"]).drop(columns="_s").reset_index(drop=True)
-
-
 def verdict_history(tables: Mapping[str, pd.DataFrame], claim_id: str) -> pd.DataFrame:
     """The claim's stored verdict after each refresh, oldest first, with what changed."""
     v = tables["verdicts"]
@@ -524,120 +338,6 @@ def post_segments(
         grade = verdicts[cid].grade if cid is not None and cid in verdicts else None
         out.append((seg, cid, grade))
     return out
-
-
-# --- the literature ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LiteratureFilter:
-    text: str = ""  # words that must all appear in title, journal, MeSH or keywords
-    topics: tuple[str, ...] = ()
-    designs: tuple[str, ...] = ()
-    years: tuple[int, int] | None = None
-    mesh: str = ""  # a MeSH descriptor, matched case-insensitively
-    retracted: bool | None = None
-    has_abstract: bool | None = None
-
-
-LITERATURE_COLUMNS = [
-    "pmid",
-    "title",
-    "journal",
-    "year",
-    "authors",
-    "design",
-    "topics",
-    "mesh",
-    "retracted",
-    "has_abstract",
-    "claims",
-    "pubmed_url",
-]
-
-
-def literature_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """One light row per record (no abstracts), for searching and charting the whole store."""
-    tags, links = tables["tags"], tables["links"]
-    records = columns(
-        tables,
-        "records",
-        ["pmid", "title", "journal", "pub_year", "authors", "mesh", "retracted", "abstract"],
-    )
-    designs = _best_design(tags)
-    topics = tags[tags["kind"].eq("topic")].groupby("pmid")["tag"].agg(lambda t: sorted(set(t)))
-    claims_of = (
-        links[~links["stance"].eq("irrelevant")]
-        .groupby("pmid")["claim_id"]
-        .agg(lambda c: ", ".join(sorted(set(c))))
-    )
-    pmids = records["pmid"]
-    abstract = records["abstract"].fillna("")
-    out = pd.DataFrame(
-        {
-            "pmid": pmids,
-            "title": records["title"].fillna(""),
-            "journal": records["journal"].fillna(""),
-            "year": records["pub_year"],
-            "authors": [_first_author(a) for a in records["authors"]],
-            "design": pmids.map(designs).fillna("other"),
-            "topics": [", ".join(t) for t in pmids.map(topics).map(as_list)],
-            "mesh": ["; ".join(_mesh_descriptors(m)) for m in records["mesh"]],
-            "retracted": records["retracted"].fillna(False).astype(bool),
-            "has_abstract": abstract.str.strip().ne(""),
-            "claims": pmids.map(claims_of).fillna(""),
-            "pubmed_url": "https://pubmed.ncbi.nlm.nih.gov/" + pmids + "/",
-        }
-    )
-    return out.reset_index(drop=True)
-
-
-def filter_literature(table: pd.DataFrame, f: LiteratureFilter) -> pd.DataFrame:
-    """Rows of `literature_table` matching every set part of the filter."""
-    keep = np.ones(len(table), dtype=bool)
-    if f.text.strip():
-        hay = (table["title"] + " " + table["journal"] + " " + table["mesh"]).str.lower()
-        for word in f.text.lower().split():
-            keep &= hay.str.contains(word, regex=False).to_numpy()
-    if f.topics:
-        wanted = set(f.topics)
-        keep &= table["topics"].map(lambda t: bool(wanted & set(t.split(", ")))).to_numpy(bool)
-    if f.designs:
-        keep &= table["design"].isin(f.designs).to_numpy()
-    if f.years is not None:
-        lo, hi = f.years
-        keep &= table["year"].between(lo, hi).fillna(False).to_numpy(bool)
-    if f.mesh.strip():
-        term = f.mesh.strip().lower()
-        keep &= table["mesh"].str.lower().map(lambda m: term in m.split("; ")).to_numpy(bool)
-    if f.retracted is not None:
-        keep &= table["retracted"].eq(f.retracted).to_numpy()
-    if f.has_abstract is not None:
-        keep &= table["has_abstract"].eq(f.has_abstract).to_numpy()
-    return table[keep]
-
-
-def studies_per_year(table: pd.DataFrame) -> pd.DataFrame:
-    """Counts per (year, topic); a record with several topics counts once under each."""
-    rows = table[["year", "topics"]].dropna(subset=["year"])
-    rows = rows.assign(topic=rows["topics"].replace("", "untagged").str.split(", ")).explode(
-        "topic"
-    )
-    if rows.empty:
-        return pd.DataFrame({"year": [], "topic": [], "studies": []})
-    out = rows.groupby(["year", "topic"]).size().rename("studies").reset_index()
-    out["year"] = out["year"].astype(int)
-    return out
-
-
-def design_distribution(table: pd.DataFrame) -> pd.DataFrame:
-    counts = table["design"].value_counts().rename_axis("design").rename("studies")
-    return counts.reset_index()
-
-
-def mesh_vocabulary(table: pd.DataFrame) -> list[str]:
-    terms = {t for m in table["mesh"] if m for t in m.split("; ")}
-    return sorted(terms, key=str.lower)
 
 
 # --- refresh history ---------------------------------------------------------------------------
@@ -857,28 +557,6 @@ def levels_legend() -> str:
 
 def grade_legend() -> list[tuple[str, str]]:
     return [(g, GRADE_COLOURS[g]) for g in GRADES]
-
-
-def _best_design(tags: pd.DataFrame) -> pd.Series:
-    from .facts import ORIGIN_PRIORITY
-
-    sub = tags[tags["kind"].eq("design")]
-    if sub.empty:
-        return pd.Series(dtype=object)
-    rank = sub["origin"].map({o: i for i, o in enumerate(ORIGIN_PRIORITY)}).fillna(99)
-    best = sub.assign(_r=rank).sort_values(["pmid", "_r"]).drop_duplicates("pmid")
-    return best.set_index("pmid")["tag"]
-
-
-def _mesh_descriptors(mesh: Any) -> list[str]:
-    return [str(m["descriptor"]) for m in as_list(mesh) if m and m.get("descriptor")]
-
-
-def _first_author(authors: Any) -> str:
-    names = as_list(authors)
-    if not names:
-        return ""
-    return f"{names[0]} et al." if len(names) > 1 else str(names[0])
 
 
 def _int(value: Any) -> int | None:

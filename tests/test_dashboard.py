@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from evidence import citations, views
+from evidence import citations, overview_view, views
 from evidence.store import Store
 from tests.dashboard_store import EDITOR, EDITOR_PASSWORD, XSS_PMID, make_data_dir
 
@@ -42,6 +43,12 @@ def _html(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+def _first_screen(at: AppTest) -> dict[str, str]:
+    """The overview's first-screen rows in order: claim id -> the row's HTML."""
+    html = next(m.value for m in at.markdown if "data-claim=" in m.value)
+    return dict(re.findall(r'<tr data-claim="([A-Z]+[0-9]+)">(.*?)</tr>', html))
+
+
 def _stored_grade(data_dir: Path, claim_id: str) -> str:
     v = Store.open(data_dir / "store").read("verdicts")
     return v.set_index("claim_id").at[claim_id, "grade"]
@@ -57,24 +64,75 @@ def _sign_in(at: AppTest, name: str, password: str) -> AppTest:
 
 def test_overview_shows_every_claim_with_its_verdict(app: AppTest, data_dir: Path) -> None:
     assert app.title[0].value == "Claims overview"
-    table = app.dataframe[0].value.set_index("claim_id")
     store = Store.open(data_dir / "store")
-    claims = store.read("claims")
-    assert sorted(table.index) == sorted(claims["claim_id"])
-    expected = views.overview_table(
-        store.snapshot(),
-        views.current_verdicts(store.snapshot(), registry=views.load_registry(data_dir)),
-    )
-    assert list(table.index) == list(expected["claim_id"])  # certainty first, then direction
-    assert list(table.index).index("C03") < list(table.index).index("C12")
-    assert table.at["C12", "certainty"] == "very low" and table.at["C12", "direction"] == "mixed"
-    assert table.at["C07", "verdict"] == _stored_grade(data_dir, "C07")
-    grade = table.at["C07", "verdict"]
+    verdicts = views.current_verdicts(store.snapshot(), registry=views.load_registry(data_dir))
+    table = overview_view.overview_table(store.snapshot(), verdicts)
+    screen = overview_view.first_screen(table)
+    rows = _first_screen(app)
+    assert list(rows) == list(screen["claim_id"])  # attention first, then weakest to strongest
+    assert len(rows) == len(store.read("claims")) == 17
+    for claim_id, html in rows.items():
+        assert f'href="./claim?claim={claim_id}"' in html
+        assert f">{verdicts[claim_id].grade}</span>" in html.replace("&#32;", " ")
+    assert list(rows).index("C12") < list(rows).index("C03")  # weaker first
+    assert f">{_stored_grade(data_dir, 'C07')}</span>" in rows["C07"]
+    detail = app.dataframe[0].value
+    assert list(detail["claim_link"]) == [f"./claim?claim={c}" for c in table["claim_id"]]
+    assert not detail.isna().any().any()  # empty cells are empty, never "None"
+    grade = verdicts["C07"].grade
     app.multiselect[0].select(grade).run()  # filter by verdict
     filtered = app.dataframe[0].value
-    assert set(filtered["verdict"]) == {grade} and "C07" in set(filtered["claim_id"])
-    metric = next(m for m in app.metric if m.label == grade)
-    assert int(metric.value) == len(filtered)
+    assert set(filtered["verdict"]) == {grade} and "./claim?claim=C07" in set(
+        filtered["claim_link"]
+    )
+
+
+def test_overview_puts_a_claim_needing_attention_first(app: AppTest, data_dir: Path) -> None:
+    import pandas as pd
+
+    from evidence.merges import upsert_links
+    from evidence.schema import LINKS
+    from tests import store_synthetic as syn
+
+    store = Store.open(data_dir / "store")
+    assert list(_first_screen(app))[0] != "C04"
+    suggested = syn.links(
+        [
+            syn.link(
+                "C04",  # a Well supported claim: last on the first screen until now
+                0,
+                pmid="29955803",  # a real corpus RCT not linked to C04
+                stance="contradicts",
+                stance_origin="suggested",
+                stance_confidence=0.8,
+                first_linked_run="default",
+                updated_at=pd.Timestamp("2026-11-26", tz="UTC"),
+            )
+        ]
+    )
+    store.update(
+        lambda s: {"links": LINKS.conform(upsert_links(s["links"], suggested))}, actor="tests"
+    )
+    app.run()
+    rows = _first_screen(app)
+    assert list(rows)[0] == "C04"
+    assert "Needs attention" in rows["C04"] and "a suggested study contradicts it" in rows["C04"]
+    assert any(
+        m.value.startswith("<div><p") and "1 needs attention" in m.value for m in app.markdown
+    )
+
+
+def test_unknown_claim_in_a_link_is_an_error_not_another_claim(data_dir: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["claim"] = "C99"
+    at.switch_page("app_pages/claim.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["No claim C99: the store has no claim with that id."]
+    assert not at.selectbox and not at.dataframe  # nothing of C01 (or any claim) is shown
+    at.query_params["claim"] = "C03"
+    at.run()
+    assert not at.error and next(s for s in at.selectbox if s.label == "Claim").value == "C03"
 
 
 def test_content_view_highlights_claims_in_their_verdict_colour(
@@ -98,9 +156,14 @@ def test_claim_page_shows_verdict_evidence_and_inert_payloads(app: AppTest, data
     grade = _stored_grade(data_dir, "C07")
     assert any(m.value.startswith(f"**Verdict: {grade}**") for m in at.markdown)
     evidence = at.dataframe[0].value
+    assert list(evidence.columns[:2]) == ["pubmed_url", "doi_url"]  # links on screen, first
+    assert not evidence.isna().any().any()
+    pmids = evidence["pubmed_url"].str.extract(r"/(\d+)/$")[0]
     links = Store.open(data_dir / "store").read("links").query("claim_id == 'C07'")
-    assert sorted(evidence["pmid"]) == sorted(links["pmid"]) and len(evidence) == len(links)
-    assert XSS_PMID in set(evidence["pmid"])
+    assert sorted(pmids) == sorted(links["pmid"]) and len(evidence) == len(links)
+    assert XSS_PMID in set(pmids)
+    assert any(c.value == f"{len(links)} studies linked" for c in at.caption)
+    assert next(b for b in at.get("download_button")).label.startswith("Download the evidence")
     html = _html(at)
     assert "<script" not in html and "<img" not in html
     assert "&#60;script&#62;window.&#95;&#95;xss&#61;1&#60;/script&#62;" in html  # shown as text
@@ -140,8 +203,9 @@ def test_literature_browser_filters_the_store(app: AppTest, data_dir: Path) -> N
     assert len(at.dataframe[0].value) == len(records)
     at.sidebar.text_input(key="lit_text").input("SYNTHETIC").run()
     shown = at.dataframe[0].value
-    assert list(shown["pmid"]) == [XSS_PMID]
-    assert at.metric[0].value == f"1 of {len(records)}"
+    assert list(shown["pubmed_url"]) == [f"https://pubmed.ncbi.nlm.nih.gov/{XSS_PMID}/"]
+    assert at.metric[0].value == f"1 of {len(records):,}"
+    assert not at.dataframe[0].value.isna().any().any()
 
 
 def test_citations_for_a_claim(app: AppTest, data_dir: Path) -> None:
@@ -187,8 +251,7 @@ def test_a_commit_by_another_process_shows_without_restart(app: AppTest, data_di
     expected = views.current_verdicts(store.snapshot())["C07"].grade
     assert expected != _stored_grade(data_dir, "C07")
     app.run()
-    table = app.dataframe[0].value.set_index("claim_id")
-    assert table.at["C07", "verdict"] == expected
+    assert f">{expected}</span>" in _first_screen(app)["C07"]
 
 
 def test_editor_accepts_a_suggested_stance_in_one_click(app: AppTest, data_dir: Path) -> None:
@@ -269,7 +332,7 @@ def test_a_suggested_contradiction_shows_needs_review(app: AppTest, data_dir: Pa
         lambda s: {"links": LINKS.conform(upsert_links(s["links"], suggested))}, actor="tests"
     )
     app.run()
-    assert app.dataframe[0].value.set_index("claim_id").at["C07", "needs_review"]
+    assert "a suggested study contradicts it" in _first_screen(app)["C07"]
     at = _goto(app, "claim", claim_id="C07")
     assert any(w.value.startswith("Needs review") for w in at.warning)
     assert any(

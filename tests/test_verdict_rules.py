@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import evidence.migrations  # noqa: F401  (registers MIGRATIONS[1] until store.py imports it)
-from evidence import views
+from evidence import overview_view, views
 from evidence.auth import EDITOR, NotAllowed, User
 from evidence.certainty import sort_key
 from evidence.claims import load_claims
@@ -197,7 +197,7 @@ def test_a_suggested_contradiction_flags_the_claim_for_review(store: Store, data
     after = _verdicts(store, data_dir)["C07"]
     assert after.grade == before.grade and after.needs_review
     assert f"Needs review: the machine suggests that PMID {DEPRESSION_RCTS[1]}" in after.why
-    table = views.overview_table(store.snapshot(), _verdicts(store, data_dir))
+    table = overview_view.overview_table(store.snapshot(), _verdicts(store, data_dir))
     row = table.set_index("claim_id").loc["C07"]
     assert row["needs_review"] and "needs review" in row["flags"]
 
@@ -414,7 +414,7 @@ def test_no_claim_without_a_direct_test_ranks_above_one_with_a_direct_trial(
     store: Store, data_dir: Path
 ) -> None:
     verdicts = _verdicts(store, data_dir)
-    table = views.overview_table(store.snapshot(), verdicts)
+    table = overview_view.overview_table(store.snapshot(), verdicts)
     order = list(table["claim_id"])
     rubric = load_rubric()
     trial = {"meta-analysis", "systematic review", "guideline", "randomized controlled trial"}

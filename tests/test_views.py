@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evidence import views
+from evidence import claim_view, labels, literature_view, overview_view, views
 from evidence.auth import EDITOR, NotAllowed, User
 from evidence.merges import upsert_links, upsert_records
 from evidence.schema import LINKS, RECORDS, RUNS
@@ -37,7 +37,7 @@ def test_overview_matches_the_stored_verdicts_and_link_counts(store: Store, data
     snap = store.snapshot()
     registry = views.load_registry(data_dir)
     verdicts = views.current_verdicts(snap, as_of=AS_OF, registry=registry)
-    table = views.overview_table(snap, verdicts).set_index("claim_id")
+    table = overview_view.overview_table(snap, verdicts).set_index("claim_id")
     assert sorted(table.index) == sorted(snap["claims"]["claim_id"])  # ordered by certainty
     stored = snap["verdicts"].set_index("claim_id")
     assert table.at["C07", "verdict"] == stored.at["C07", "grade"]
@@ -57,14 +57,14 @@ def test_overview_matches_the_stored_verdicts_and_link_counts(store: Store, data
 
 def test_filter_overview(store: Store) -> None:
     snap = store.snapshot()
-    table = views.overview_table(snap, views.current_verdicts(snap, as_of=AS_OF))
+    table = overview_view.overview_table(snap, views.current_verdicts(snap, as_of=AS_OF))
     grade = table.at[0, "verdict"]
-    only = views.filter_overview(table, verdicts=[grade])
+    only = overview_view.filter_overview(table, verdicts=[grade])
     assert len(only) == (table["verdict"] == grade).sum() and set(only["verdict"]) == {grade}
-    tms = views.filter_overview(table, topics=["tms"])
+    tms = overview_view.filter_overview(table, topics=["tms"])
     assert 0 < len(tms) < len(table)
     assert all("tms" in t.split(", ") for t in tms["topics"])
-    assert views.filter_overview(table, content_files=["nope.md"]).empty
+    assert overview_view.filter_overview(table, content_files=["nope.md"]).empty
 
 
 def test_flags_retracted_and_new_unreviewed_evidence(store: Store) -> None:
@@ -99,9 +99,21 @@ def test_flags_retracted_and_new_unreviewed_evidence(store: Store) -> None:
     store.update(change, actor="tests")
     snap = store.snapshot()
     verdicts = views.current_verdicts(snap, as_of=AS_OF)
-    row = views.overview_table(snap, verdicts).set_index("claim_id").loc["C07"]
+    table = overview_view.overview_table(snap, verdicts)
+    row = table.set_index("claim_id").loc["C07"]
     assert row["cites_retracted"]
     assert row["new_since_review"] == 1 and row["awaiting_review"] == 1
+    screen = overview_view.first_screen(table)
+    flagged = screen[screen["standing"].eq(overview_view.ATTENTION)].set_index("claim_id")
+    assert list(screen["claim_id"][: len(flagged)]) == list(flagged.index)  # on top
+    assert flagged.at["C07", "attention"] == (
+        "cites a retracted study; 1 new study since review; 1 suggested study to review"
+    )
+    linked = snap["links"].query("pmid == @supporting")
+    citing = set(linked[linked["stance"].isin(["supports", "contradicts", "mixed"])]["claim_id"])
+    assert set(flagged.index) == citing | {"C07"}
+    assert (flagged.drop(index="C07")["attention"] == "cites a retracted study").all()
+    assert overview_view.standing_counts(screen).startswith(f"{len(flagged)} need")
     assert "cites a retracted study" in row["flags"] and "1 new since last review" in row["flags"]
 
 
@@ -116,9 +128,11 @@ def test_claim_detail_lists_every_linked_study(store: Store) -> None:
     }
     xss = detail.evidence.set_index("pmid").loc[XSS_PMID]
     assert xss["title"] == XSS_TITLE and xss["pubmed_url"].endswith(f"/{XSS_PMID}/")
-    pyramid = views.evidence_pyramid(detail.evidence)
+    pyramid = claim_view.evidence_pyramid(detail.evidence)
     assert pyramid["studies"].sum() == (detail.evidence["stance"] != "irrelevant").sum()
     assert pyramid["level"].between(1, 5).all()
+    assert set(pyramid["level"]) == set(detail.evidence["level"].dropna())  # a bar per level
+    assert (pyramid["level_label"] == "Level " + pyramid["level"].astype(str)).all()
     assert detail.evidence["direct"].all() and detail.evidence["indirect_because"].eq("").all()
     with pytest.raises(KeyError):
         views.claim_detail(snap, "C99", verdicts["C07"])
@@ -162,26 +176,41 @@ def test_post_segments_colour_each_claim_sentence(store: Store, data_dir: Path) 
 
 def test_literature_filters(store: Store) -> None:
     snap = store.snapshot()
-    table = views.literature_table(snap)
+    table = literature_view.literature_table(snap)
     assert len(table) == len(snap["records"])
-    assert views.filter_literature(table, views.LiteratureFilter()).shape == table.shape
-    hits = views.filter_literature(table, views.LiteratureFilter(years=(2015, 2020)))
+    assert (
+        literature_view.filter_literature(table, literature_view.LiteratureFilter()).shape
+        == table.shape
+    )
+    hits = literature_view.filter_literature(
+        table, literature_view.LiteratureFilter(years=(2015, 2020))
+    )
     assert hits["year"].between(2015, 2020).all()
     assert len(hits) == table["year"].between(2015, 2020).sum()
-    rct = views.filter_literature(table, views.LiteratureFilter(designs=("meta-analysis",)))
+    rct = literature_view.filter_literature(
+        table, literature_view.LiteratureFilter(designs=("meta-analysis",))
+    )
     assert len(rct) and set(rct["design"]) == {"meta-analysis"}
-    words = views.filter_literature(table, views.LiteratureFilter(text="emotional BLUNTING"))
+    words = literature_view.filter_literature(
+        table, literature_view.LiteratureFilter(text="emotional BLUNTING")
+    )
     assert len(words) and words["title"].str.lower().str.contains("emotional").all()
-    synthetic = views.filter_literature(table, views.LiteratureFilter(mesh="humans"))
+    synthetic = literature_view.filter_literature(
+        table, literature_view.LiteratureFilter(mesh="humans")
+    )
     assert list(synthetic["pmid"]) == [XSS_PMID]  # only the synthetic record carries MeSH
     assert list(
-        views.filter_literature(table, views.LiteratureFilter(has_abstract=True))["pmid"]
+        literature_view.filter_literature(
+            table, literature_view.LiteratureFilter(has_abstract=True)
+        )["pmid"]
     ) == [XSS_PMID]
-    assert views.filter_literature(table, views.LiteratureFilter(retracted=True)).empty
-    per_year = views.studies_per_year(table)
+    assert literature_view.filter_literature(
+        table, literature_view.LiteratureFilter(retracted=True)
+    ).empty
+    per_year = literature_view.studies_per_year(table)
     tagged = table[table["year"].notna()]
     assert per_year["studies"].sum() == sum(max(1, len(t.split(", "))) for t in tagged["topics"])
-    assert views.design_distribution(table)["studies"].sum() == len(table)
+    assert literature_view.design_distribution(table)["studies"].sum() == len(table)
 
 
 def test_viewer_cannot_curate_and_nothing_is_written(store: Store) -> None:
@@ -278,8 +307,8 @@ def test_overview_export_has_direction_certainty_and_the_plain_why(
 
     snap = store.snapshot()
     verdicts = views.current_verdicts(snap, as_of=AS_OF, registry=views.load_registry(data_dir))
-    table = views.overview_table(snap, verdicts)
-    rows = list(csv.DictReader(io.StringIO(views.overview_export(table, verdicts))))
+    table = overview_view.overview_table(snap, verdicts)
+    rows = list(csv.DictReader(io.StringIO(overview_view.overview_export(table, verdicts))))
     assert [r["claim_id"] for r in rows] == list(table["claim_id"])
     c12 = next(r for r in rows if r["claim_id"] == "C12")
     assert (c12["verdict"], c12["direction"], c12["certainty"]) == (
@@ -288,3 +317,81 @@ def test_overview_export_has_direction_certainty_and_the_plain_why(
         verdicts["C12"].certainty,
     )
     assert c12["why"].startswith("No study has tested TMS for antidepressant-induced")
+
+
+def test_first_screen_puts_attention_first_then_weakest_to_strongest(store: Store) -> None:
+    snap = store.snapshot()
+    table = overview_view.overview_table(snap, views.current_verdicts(snap, as_of=AS_OF))
+    screen = overview_view.first_screen(table)
+    assert sorted(screen["claim_id"]) == sorted(table["claim_id"]) and len(screen) == 17
+    assert list(screen.columns) == overview_view.FIRST_SCREEN_COLUMNS
+    supported = screen["verdict"].isin(overview_view.SUPPORTED_GRADES)
+    assert (screen.loc[supported, "standing"] == overview_view.SUPPORTED).all()
+    assert (screen.loc[~supported, "standing"] == overview_view.WEAK).all()
+    # every weak claim above every supported one, each group weakest first (the overview table
+    # ranks strongest first, so the order inside a group is the table's order reversed)
+    standings = list(screen["standing"])
+    assert standings == sorted(standings, key=overview_view.STANDINGS.index)
+    strongest_first = list(table["claim_id"])
+    for group in (overview_view.WEAK, overview_view.SUPPORTED):
+        ids = list(screen.loc[screen["standing"].eq(group), "claim_id"])
+        assert ids == [c for c in reversed(strongest_first) if c in set(ids)]
+    assert screen["claim_id"].iloc[-1] == strongest_first[0]
+    assert screen["attention"].eq("").all()  # the bundled evidence: all curator-judged
+    detail = overview_view.detail_table(table)
+    assert list(detail.columns) == overview_view.DETAIL_COLUMNS
+    assert list(detail["claim_link"]) == [f"./claim?claim={c}" for c in table["claim_id"]]
+    none = table["direct_evidence"].eq("none")
+    assert (detail.loc[none, "direct_evidence"] == "no direct study").all()
+    assert not detail["direct_evidence"].eq("none").any()
+    counts = overview_view.standing_counts(screen)
+    assert counts == (
+        f"0 need attention · {(~supported).sum()} weak · {supported.sum()} supported (of 17 claims)"
+    )
+
+
+def test_choose_claim_names_an_unknown_claim_instead_of_showing_another() -> None:
+    ids = ["C01", "C02"]
+    assert claim_view.choose_claim("C02", "C01", ids) == claim_view.ClaimChoice("C02")
+    assert claim_view.choose_claim(None, "C02", ids) == claim_view.ClaimChoice("C02")
+    assert claim_view.choose_claim(None, None, ids) == claim_view.ClaimChoice("C01")
+    unknown = claim_view.choose_claim("C99", "C01", ids)
+    assert unknown.claim_id is None and unknown.error.startswith("No claim C99:")
+    assert claim_view.permalink("http://127.0.0.1:8501/overview", "C03") == (
+        "http://127.0.0.1:8501/claim?claim=C03"
+    )
+    assert claim_view.permalink("http://host/app/claim", "C03") == "http://host/app/claim?claim=C03"
+    assert claim_view.permalink("http://host/", "C03;x") == ""
+    assert (
+        claim_view.claim_path("C03") == "./claim?claim=C03" and claim_view.claim_path("<x>") == "#"
+    )
+    assert claim_view.pubmed_link("123") == "[PMID 123](https://pubmed.ncbi.nlm.nih.gov/123/)"
+    assert claim_view.link_pmids("PMID 123: a trial; PMID 45.") == (
+        "[PMID 123](https://pubmed.ncbi.nlm.nih.gov/123/): a trial; "
+        "[PMID 45](https://pubmed.ncbi.nlm.nih.gov/45/)."
+    )
+
+
+def test_labels_words_counts_and_dates() -> None:
+    assert labels.label("run_id") == "Run" and labels.label("n_supports") == "Supporting studies"
+    assert labels.label("some_new_column") == "Some new column"
+    assert [labels.count(n, "study") for n in (0, 1, 2)] == ["0 studies", "1 study", "2 studies"]
+    assert labels.count(1, "claim") == "1 claim" and labels.count(1200, "claim") == "1,200 claims"
+    assert labels.when(pd.Timestamp("2026-11-26", tz="UTC")) == "2026-11-26"
+    assert labels.when(pd.Timestamp("2026-11-26 14:03:59", tz="UTC")) == "2026-11-26 14:03"
+    assert labels.when(None) == "" and labels.when(pd.NaT) == ""
+    frame = pd.DataFrame(
+        {
+            "text": ["a", None],
+            "n": pd.array([120, None], dtype="Int64"),
+            "score": [3, 4],
+            "at": pd.to_datetime(["2026-11-26", None], utc=True),
+            "flag": [True, False],
+            "maybe": [True, None],
+        }
+    )
+    shown = labels.display(frame)
+    assert shown["text"].tolist() == ["a", ""] and shown["n"].tolist() == ["120", ""]
+    assert shown["score"].tolist() == [3, 4]  # no gaps: still numbers
+    assert shown["at"].tolist() == ["2026-11-26", ""]
+    assert shown["flag"].tolist() == [True, False] and shown["maybe"].tolist() == ["yes", ""]

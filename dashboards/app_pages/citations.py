@@ -4,7 +4,7 @@ what editors publish: a claim's evidence brief and a post with its references.""
 import streamlit as st
 import ui
 
-from evidence import brief, citations, cited_post, views
+from evidence import brief, citations, cited_post, labels, views
 from evidence.content import read_post
 from evidence.schema import CURATOR_STANCES
 
@@ -59,8 +59,8 @@ if output == OUTPUTS[2]:
     cited = cited_post.cite_post(snap, verdicts, read_post(content_dir / name), style)
     stem = name.rsplit(".", 1)[0]
     st.caption(
-        f"{len(cited.references)} references cited after the supported claims; "
-        f"{len(cited.review)} claims to reword or review before publishing."
+        f"{labels.count(len(cited.references), 'reference')} cited after the supported claims; "
+        f"{labels.count(len(cited.review), 'claim')} to reword or review before publishing."
     )
     md_col, html_col = st.columns(2)
     md_col.download_button(
@@ -79,7 +79,17 @@ if output == OUTPUTS[2]:
     )
     if cited.review:
         st.subheader("Claims to reword or review")
-        st.dataframe(cited_post.review_table(cited), hide_index=True, width="stretch")
+        review = cited_post.review_table(cited)
+        review["claim"] = [ui.claim_href(c) for c in review["claim"]]
+        ui.table(
+            review,
+            key="review_table",
+            config={
+                "claim": ui.link("claim", r"claim=(\w+)$", width="small"),
+                "what to do": ui.text("what to do", width="medium"),
+                "sentence": ui.text("sentence", width="large"),
+            },
+        )
     st.stop()
 
 chosen = st.session_state.get("cite_pmids")
@@ -117,7 +127,9 @@ if records.empty:
 
 style = st.radio("Style", list(citations.STYLES), horizontal=True)
 refs = citations.format_references(records, style)
-st.caption(f"{len(refs)} references — use the copy button at the top right of each box")
+st.caption(
+    f"{labels.count(len(refs), 'reference')} — use the copy button at the top right of each box"
+)
 st.code("\n".join(f"{i}. {r}" for i, r in enumerate(refs, 1)), language=None, wrap_lines=True)
 with st.expander("One box per reference"):
     for r in refs:

@@ -4,7 +4,7 @@ import altair as alt
 import streamlit as st
 import ui
 
-from evidence import auth, views
+from evidence import auth, brief, claim_view, labels, views
 from evidence.errors import EvidenceError
 from evidence.schema import CURATOR_STANCES
 
@@ -16,8 +16,14 @@ root, version = ui.key(snap)
 verdicts = ui.verdicts(root, version)
 claim_ids = list(snap["claims"]["claim_id"])
 
-wanted = st.query_params.get("claim") or st.session_state.get("claim_id")
-index = claim_ids.index(wanted) if wanted in claim_ids else 0
+choice = claim_view.choose_claim(
+    st.query_params.get("claim"), st.session_state.get("claim_id"), claim_ids
+)
+if choice.claim_id is None:
+    st.error(choice.error or "The store has no claims.")
+    st.page_link(ui.PAGES["overview"], label="Back to the claims overview", icon="↩")
+    st.stop()
+index = claim_ids.index(choice.claim_id)
 claim_id = st.selectbox(
     "Claim",
     claim_ids,
@@ -42,11 +48,14 @@ st.caption(f"In {ui.md_label(detail.content_file)} · topics: {ui.md_label(topic
 c1, c2 = st.columns([1, 3])
 with c1:
     ui.html_block(f'<div style="font-size:1.4em">{ui.badge(v.grade)}</div>')
-    st.metric("Direction", v.direction, help=views.DIRECTION_HELP)
+    st.metric("Direction", labels.direction(v.direction), help=views.DIRECTION_HELP)
     st.metric("Certainty", v.certainty, help=views.CERTAINTY_HELP)
     st.metric("Score", f"{v.score} / 100", help=views.SCORE_HELP)
 with c2:
-    st.markdown(f"**Verdict: {v.grade}** · direction {v.direction} · certainty {v.certainty}")
+    st.markdown(
+        f"**Verdict: {v.grade}** · direction {labels.direction(v.direction)} · "
+        f"certainty {v.certainty}"
+    )
     if v.needs_review:
         st.warning(
             "Needs review: a machine-suggested stance says a study contradicts this claim. "
@@ -55,9 +64,25 @@ with c2:
     st.markdown(ui.md_label(" ".join(v.plain)))
     with st.expander("Details: deciding studies, levels, gaps, what awaits review"):
         for line in v.details:
-            st.markdown(f"- {ui.md_label(line)}")
+            st.markdown(f"- {claim_view.link_pmids(ui.md_label(line))}")
         st.caption(ui.md_label(views.levels_legend()))
-        st.caption(ui.md_label(f"Rubric rule ({v.rule}): {v.rule_text}"))
+        st.caption(ui.md_label(f"Rubric rule: {v.rule_text}"))
+
+with st.container(border=True):
+    share, download = st.columns([3, 2])
+    link = claim_view.permalink(st.context.url or "", claim_id)
+    share.markdown(
+        "**Share**: this claim's page (the link opens it for anyone on the clinic's machine)"
+    )
+    share.code(link or ui.claim_href(claim_id), language=None)
+    download.markdown("**Print**: the evidence brief, every deciding study cited in full")
+    download.download_button(
+        "Download the evidence brief (print-ready HTML)",
+        brief.to_html(brief.build_brief(snap, verdicts, claim_id)),
+        file_name=f"{claim_id}-evidence-brief.html",
+        mime="text/html",
+        key="claim_brief_html",
+    )
 
 if v.parts:
     st.subheader("Parts of this claim")
@@ -69,14 +94,12 @@ if v.parts:
         with st.container(border=True):
             ui.html_block(
                 f"{ui.badge(part.grade)} <b>{ui.esc(part.part_id)}</b> {ui.esc(part.statement)}"
-                f" · direction {ui.esc(part.direction)} · certainty {ui.esc(part.certainty)}"
+                f" · direction {ui.esc(labels.direction(part.direction))}"
+                f" · certainty {ui.esc(part.certainty)}"
             )
             st.markdown(ui.md_label(" ".join(part.plain)))
             if part.deciding:
-                st.caption(
-                    "Deciding studies: "
-                    + ", ".join(f"PMID {s.pmid} ({s.stance})" for s in part.deciding)
-                )
+                st.caption("Deciding studies: " + claim_view.deciding_links(part.deciding))
 
 st.subheader("Evidence")
 ev = detail.evidence
@@ -86,77 +109,60 @@ if ev.empty:
         + (", or attach a PMID below." if ui.user().can_edit else ".")
     )
 else:
-    st.dataframe(
-        ev[
-            [
-                "pmid",
-                "title",
-                "year",
-                "design",
-                "level",
-                "n",
-                "stance",
-                "stance_origin",
-                "direct",
-                "indirect_because",
-                "relevance",
-                "retracted",
-                "deciding",
-                "pubmed_url",
-                "doi_url",
-            ]
-        ],
-        hide_index=True,
-        width="stretch",
+    ui.table(
+        claim_view.evidence_table(ev),
         key="evidence_table",
-        column_config={
-            "pmid": "PMID",
-            "title": st.column_config.TextColumn("Study", width="large"),
-            "year": st.column_config.NumberColumn("Year", format="%d"),
-            "design": "Design",
-            "level": st.column_config.NumberColumn("Level", help="1 = strongest"),
-            "n": st.column_config.NumberColumn("n", format="%d"),
-            "stance": "Stance",
-            "stance_origin": st.column_config.TextColumn(
-                "Stance origin",
-                help="curator = judged by a person (counts); suggested = by the machine (does "
-                "not count until a curator confirms it)",
+        config={
+            "pubmed_url": ui.link("pmid", claim_view.PMID_FROM_URL, width="small"),
+            "doi_url": ui.link("doi_url", "DOI", width="small"),
+            "title": ui.text("title", width="large"),
+            "level": ui.number("level", help="1 = strongest"),
+            "stance_origin": ui.text(
+                "stance_origin",
+                help="curator = judged by a person (counts); machine = suggested (does not "
+                "count until a curator confirms it)",
             ),
             "direct": st.column_config.CheckboxColumn(
-                "Direct", help="Answers the claim's own question (an editor can change this)"
+                labels.label("direct"),
+                help="Answers the claim's own question (an editor can change this)",
             ),
-            "indirect_because": st.column_config.TextColumn("Indirect because"),
-            "relevance": st.column_config.NumberColumn("Relevance", format="%.2f"),
-            "retracted": st.column_config.CheckboxColumn("Retracted"),
-            "deciding": st.column_config.CheckboxColumn("Deciding"),
-            "pubmed_url": st.column_config.LinkColumn("PubMed", display_text="PubMed"),
-            "doi_url": st.column_config.LinkColumn("DOI", display_text="DOI"),
         },
     )
-    st.caption(f"{len(ev)} studies linked")
-    pyramid = views.evidence_pyramid(ev)
+    st.caption(claim_view.studies_linked(ev))
+    pyramid = claim_view.evidence_pyramid(ev)
     if len(pyramid):
+        st.markdown("**Evidence pyramid**: studies per level, 1 = strongest")
         stances = [s for s in views.STANCE_COLOURS if s in set(pyramid["stance"])]
         chart = (
             alt.Chart(pyramid)
             .mark_bar()
             .encode(
                 y=alt.Y(
-                    "level:O",
-                    title="Evidence level (1 = strongest)",
-                    sort="ascending",
-                    axis=alt.Axis(labelOverlap=False),
+                    "level_label:N",
+                    title=None,
+                    sort=list(dict.fromkeys(pyramid["level_label"])),  # 1 (strongest) on top
+                    axis=alt.Axis(labelOverlap=False, labelLimit=0),
                 ),
-                x=alt.X("studies:Q", title="Studies", axis=alt.Axis(tickMinStep=1)),
+                x=alt.X("sum(studies):Q", title="Studies", axis=alt.Axis(tickMinStep=1)),
                 color=alt.Color(
                     "stance:N",
+                    title="Stance",
                     scale=alt.Scale(
                         domain=stances, range=[views.STANCE_COLOURS[s] for s in stances]
                     ),
+                    legend=alt.Legend(orient="bottom"),
                 ),
-                tooltip=["level", "stance", "studies"],
+                order=alt.Order("stance_rank:Q"),
+                tooltip=[
+                    alt.Tooltip("level_label:N", title="Level"),
+                    alt.Tooltip("stance:N", title="Stance"),
+                    alt.Tooltip("studies:Q", title="Studies"),
+                ],
             )
-            .properties(height=60 + 40 * pyramid["level"].nunique(), title="Evidence pyramid")
+            .transform_calculate(
+                stance_rank=f"indexof({list(views.STANCE_COLOURS)!r}, datum.stance)"
+            )
+            .properties(height=alt.Step(34))
         )
         st.altair_chart(chart, width="stretch")
 
@@ -167,7 +173,8 @@ else:
     for row in ev.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].itertuples(index=False):
         label = (
             f"PMID {row.pmid} · {row.year if row.year is not None else 'n.d.'} · {row.design} · "
-            f"{row.stance} ({row.stance_origin}) · {row.title[:90]}"
+            f"{row.stance} ({labels.ORIGINS.get(row.stance_origin, row.stance_origin)}) · "
+            f"{row.title[:90]}"
         )
         with st.expander(ui.md_label(label)):
             ui.html_block(f"<b>{ui.esc(row.title)}</b> <i>{ui.esc(row.journal)}</i>")
@@ -227,7 +234,7 @@ history = views.verdict_history(snap, claim_id)
 if history.empty:
     st.caption("No stored verdicts yet: they are written by each refresh.")
 else:
-    st.dataframe(history, hide_index=True, width="stretch", key="history_table")
+    ui.table(history, key="history_table")
     if len(history) > 1:
         st.line_chart(history.set_index("computed_at")["score"])
 
@@ -273,7 +280,7 @@ else:
                 st.error(str(e))
             else:
                 ui.flash(
-                    f"Saved ({action['action']} on PMID {pmid}). "
+                    f"Saved: {labels.ACTIONS.get(action['action'], 'change')} on PMID {pmid}. "
                     f"Verdict now: {nv.grade} ({nv.score})."
                 )
                 st.rerun()
@@ -316,7 +323,7 @@ else:
                 st.error(str(e))
             else:
                 ui.flash(
-                    f"Saved ({views.SET_DIRECTNESS} on PMID {d_pmid}). "
+                    f"Saved: {labels.ACTIONS[views.SET_DIRECTNESS]} on PMID {d_pmid}. "
                     f"Verdict now: {nv.grade} ({nv.direction}, {nv.certainty} certainty)."
                 )
                 st.rerun()

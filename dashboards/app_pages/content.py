@@ -8,7 +8,7 @@ suggested rewording to copy.
 import streamlit as st
 import ui
 
-from evidence import views, wording
+from evidence import labels, views, wording
 from evidence.errors import EvidenceError
 
 ui.page("Content view")
@@ -38,9 +38,11 @@ except EvidenceError as e:
 flagged = {c.claim_id: c for c in checks if c.flagged}
 
 parts = []
+line_start = True
 for text, claim_id, grade in segments:
+    starts_line, line_start = line_start, text.endswith("\n")
     if claim_id is None:
-        parts.append(ui.esc_prose(text))
+        parts.append(ui.esc_prose(text, line_start=starts_line))
         continue
     tint = views.GRADE_TINTS.get(grade or "", "#eee")
     colour = views.GRADE_COLOURS.get(grade or "", "#888")
@@ -79,7 +81,8 @@ if checks:
         "check before publishing: `evidence check-wording`."
     )
     st.markdown(
-        f"**{len(flagged)} of {len(checks)} claims** are worded more strongly than their evidence."
+        f"**{len(flagged)} of {labels.count(len(checks), 'claim')}** "
+        f"{'is' if len(flagged) == 1 else 'are'} worded more strongly than the evidence."
     )
     show_ok = st.toggle("Show the claims whose wording fits too", key="wording_show_ok")
     for c in checks:

@@ -1,93 +1,98 @@
-"""Every claim with its verdict, direction, certainty, counts and flags; filter, open, export."""
+"""Which claims are well supported, which are weak, which need attention: all on the first screen,
+each row a link to its claim; below it, filters, every figure and the CSV export."""
 
 import streamlit as st
 import ui
 
-from evidence import views
+from evidence import labels, overview_view, views
 
 ui.page("Claims overview")
 snap = ui.require_snapshot()
 root, version = ui.key(snap)
 table = ui.overview(root, version)
 verdicts = ui.verdicts(root, version)
+screen = overview_view.first_screen(table)
 
+STATUS_MARK = {
+    overview_view.ATTENTION: "&#9888;&#160;",  # ⚠
+    overview_view.WEAK: "&#9660;&#160;",  # ▼
+    overview_view.SUPPORTED: "&#10003;&#160;",  # ✓
+}
+
+
+def status(standing: str) -> str:
+    colour = overview_view.STANDING_COLOURS[standing]
+    return (
+        f'<span style="color:{colour};font-weight:600" '
+        f'title="{ui.esc(overview_view.STANDING_HELP[standing])}">'
+        f"{STATUS_MARK[standing]}{ui.esc(standing)}</span>"
+    )
+
+
+cell = "padding:3px 8px;vertical-align:top;border-bottom:1px solid #e4e7ea"
+head = ["claim_id", "statement", "verdict", "certainty", "standing", "attention"]
+with_attention = screen["attention"].ne("").any()  # no empty column when nothing needs it
+if not with_attention:
+    head.remove("attention")
+rows = []
+for r in screen.itertuples(index=False):
+    href = ui.claim_href(r.claim_id)
+    edge = overview_view.STANDING_COLOURS[r.standing]
+    rows.append(
+        f'<tr data-claim="{ui.esc(r.claim_id)}">'
+        f'<td style="{cell};border-left:4px solid {edge};white-space:nowrap">'
+        f'<a href="{href}" target="_self"><b>{ui.esc(r.claim_id)}</b></a></td>'
+        f'<td style="{cell}"><a href="{href}" target="_self" '
+        f'style="color:inherit;text-decoration:none">{ui.esc(r.statement)}</a></td>'
+        f'<td style="{cell};white-space:nowrap">{ui.badge(r.verdict)}</td>'
+        f'<td style="{cell};white-space:nowrap">{ui.esc(r.certainty)}</td>'
+        f'<td style="{cell};white-space:nowrap">{status(r.standing)}</td>'
+        + (f'<td style="{cell};color:#b42318">{ui.esc(r.attention)}</td>' if with_attention else "")
+        + "</tr>"
+    )
+header = "".join(
+    f'<th style="{cell};text-align:left;font-weight:600">{ui.esc(labels.label(c))}</th>'
+    for c in head
+)
+ui.html_block(
+    f'<p style="margin:0 0 0.4em">{ui.esc(overview_view.standing_counts(screen))}: '
+    "attention first, then from the weakest evidence to the strongest.</p>"
+    '<table style="width:100%;border-collapse:collapse;font-size:0.9em;line-height:1.35">'
+    f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+)
+
+st.subheader("Filter and compare")
 ui.legend()
 c1, c2, c3 = st.columns(3)
 grades = c1.multiselect("Verdict", list(views.GRADE_COLOURS))
 topics = c2.multiselect("Topic", sorted({t for ts in table["topics"] for t in ts.split(", ") if t}))
-files = c3.multiselect("Content file", sorted(set(table["content_file"])))
-shown = views.filter_overview(table, grades, topics, files)
-
-counts = shown["verdict"].value_counts()
-cols = st.columns(len(views.GRADE_COLOURS))
-for col, grade in zip(cols, views.GRADE_COLOURS, strict=True):
-    col.metric(grade, int(counts.get(grade, 0)))
-
+files = c3.multiselect("Post", sorted(set(table["content_file"])))
+shown = overview_view.filter_overview(table, grades, topics, files)
 st.caption(
-    "Ordered by certainty of the evidence, then by whether a randomized or pooled study tests "
-    "the claim directly, then by direction: a claim that no study tests directly never ranks "
-    "above one with a direct trial. Only curator-confirmed studies count; machine suggestions "
-    "are listed as awaiting review, and one that contradicts a claim flags it for review."
+    f"{len(shown)} of {labels.count(len(table), 'claim')}, ordered by certainty of the evidence, "
+    "then by whether a randomized or pooled study tests the claim directly, then by direction. "
+    "Only curator-confirmed studies count; machine suggestions are listed as awaiting review."
 )
-styled = shown.style.map(
-    lambda g: f"background-color: {views.GRADE_TINTS.get(g, '')}", subset=["verdict"]
-)
-event = st.dataframe(
-    styled,
-    hide_index=True,
-    width="stretch",
-    on_select="rerun",
-    selection_mode="single-row",
+ui.table(
+    overview_view.detail_table(shown),
     key="overview_table",
-    column_config={
-        "claim_id": st.column_config.TextColumn("Claim"),
-        "statement": st.column_config.TextColumn("Statement", width="large"),
-        "topics": "Topics",
-        "content_file": "Content file",
-        "verdict": "Verdict",
-        "direction": st.column_config.TextColumn("Direction", help=views.DIRECTION_HELP),
-        "certainty": st.column_config.TextColumn("Certainty", help=views.CERTAINTY_HELP),
-        "direct_evidence": st.column_config.TextColumn(
-            "Best direct test", help="The strongest design that tests the claim directly"
+    height=35 * (len(shown) + 1) + 3,  # every claim without scrolling inside the table
+    config={
+        "claim_link": ui.link("claim_id", r"claim=(\w+)$"),
+        "statement": ui.text("statement", width="large"),
+        "direction": ui.text("direction", help=views.DIRECTION_HELP),
+        "certainty": ui.text("certainty", help=views.CERTAINTY_HELP),
+        "direct_evidence": ui.text(
+            "direct_evidence", help="The strongest design that tests the claim directly"
         ),
-        "needs_review": st.column_config.CheckboxColumn(
-            "Needs review", help="A machine-suggested stance says a study contradicts the claim"
-        ),
-        "parts": st.column_config.NumberColumn("Parts", help="Separately graded parts"),
-        "score": st.column_config.ProgressColumn(
-            "Score", min_value=0, max_value=100, format="%d", help=views.SCORE_HELP
-        ),
-        "supporting": "Supporting",
-        "contradicting": "Contradicting",
-        "mixed": "Mixed",
-        "best_level": st.column_config.NumberColumn("Best level", help="1 = strongest"),
-        "newest_evidence": st.column_config.NumberColumn("Newest evidence", format="%d"),
-        "cites_retracted": st.column_config.CheckboxColumn("Cites retracted"),
-        "new_since_review": "New since review",
-        "not_assessed": "Not assessed",
-        "awaiting_review": st.column_config.NumberColumn(
-            "Suggested, awaiting review", help="Machine-suggested stances: not counted yet"
-        ),
-        "flags": st.column_config.TextColumn("Flags", width="medium"),
+        "score": ui.number("score", help=views.SCORE_HELP),
+        "best_level": ui.number("best_level", help="1 = strongest"),
+        "flags": ui.text("flags", width="medium"),
     },
 )
-st.caption(f"{len(shown)} of {len(table)} claims. Select a row, or pick a claim below, to open it.")
 st.download_button(
     "Download (CSV)",
-    views.overview_export(shown, verdicts),
+    overview_view.overview_export(shown, verdicts),
     file_name="claims-verdicts.csv",
     mime="text/csv",
 )
-rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
-if rows:
-    ui.open_claim(str(shown.iloc[rows[0]]["claim_id"]))
-
-choice = st.selectbox(
-    "Open claim",
-    list(shown["claim_id"]),
-    format_func=lambda c: f"{c} — {table.set_index('claim_id').at[c, 'statement'][:90]}",
-    index=None,
-    placeholder="Choose a claim",
-)
-if st.button("Open", disabled=choice is None) and choice:
-    ui.open_claim(choice)
