@@ -227,18 +227,18 @@ def attach_pmid(
         )
         try:
             found = fetch_pmids(quick, [pmid], actor=actor, interactive=True)
-        except HostUnreachable:
+        except HostUnreachable as e:
             raise PubMedUnavailable(
                 pmid,
                 f"PubMed could not be reached (offline?). PMID {pmid} is not in the store; try "
                 "again when online or import it from a .nbib file.",
-            ) from None
+            ) from e
         except FetchError as e:
             raise PubMedUnavailable(
                 pmid,
                 f"PubMed did not answer properly ({_short(e.reason)}). PMID {pmid} is not in the "
                 "store; try again later or import it from a .nbib file.",
-            ) from None
+            ) from e
         if pmid not in found:
             raise ValueError(f"PubMed has no record with PMID {pmid}")
     return curate(

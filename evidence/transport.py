@@ -392,7 +392,7 @@ class PoliteAdapter(HTTPAdapter):
                 cls = HostUnreachable
             attempts = retrying.statistics.get("attempt_number", self.settings.max_retries + 1)
             raise self._error(
-                cls, where, f"gave up after {attempts} attempts: {exc.reason}"
+                cls, where, f"gave up after {attempts} attempt{'s' * (attempts != 1)}: {exc.reason}"
             ) from None
         except FetchError as exc:  # every message leaves here without credentials
             raise self._error(type(exc), exc.request, exc.reason) from None
