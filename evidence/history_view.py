@@ -111,7 +111,11 @@ def describe_action(row: Mapping[str, Any], *, with_claim: bool = True) -> str:
         how = f" as {stance}" if stance and stance != "unassessed" else ", to be assessed"
         return f"attached PMID {pmid}{to}{how}{quote}"
     if action == ADD_NOTE:
-        return f"wrote a note on PMID {pmid}{on}{quote}" if note else f"cleared the note on {pmid}"
+        return (
+            f"wrote a note on PMID {pmid}{on}{quote}"
+            if note
+            else f"cleared the note on PMID {pmid}{on}"
+        )
     if action == SET_DIRECTNESS:
         if after.get("direct", True):
             return f"marked PMID {pmid} as direct evidence{for_}"

@@ -3,7 +3,7 @@
 The Streamlit pages only lay these frames out, so every number a clinician sees (a verdict, a
 count, a flag) is computed here, testable without a browser. Verdicts are graded live from the
 snapshot with `grade_claims`, so a curator's edit changes the verdict at once; the ``verdicts``
-table is the history over refreshes.
+table is the history over refreshes and edits (`evidence.history_view` tells it in words).
 """
 
 from __future__ import annotations
