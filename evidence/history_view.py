@@ -282,12 +282,12 @@ def verdict_history(tables: Mapping[str, pd.DataFrame], claim_id: str) -> pd.Dat
         else:
             new = int(linked.get(row["run_id"], 0))
             if before is None or new or not change.endswith("unchanged"):
-                what = f"{_run_kind(runs, row['run_id'])} {row['run_id']}"
+                kind = _run_kind(runs, row["run_id"])
+                what = f"{kind} (run {row['run_id']})"
                 if new:
                     what += f": {plural(new, 'new study', 'new studies')} linked"
-                entries.append(
-                    _entry(row["computed_at"], "the refresh", what, change, row["score"])
-                )
+                who = "the import" if "import" in kind.lower() else "the refresh"
+                entries.append(_entry(row["computed_at"], who, what, change, row["score"]))
         before = row
     for r in audit.drop(index=list(matched)).to_dict("records"):  # edits from before regrading
         entries.append(

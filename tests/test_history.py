@@ -95,10 +95,8 @@ def test_every_edit_regrades_and_the_history_says_who_what_why(store: Store) -> 
     assert after.grade != before.grade
 
     history = history_view.verdict_history(snap, "C07")
-    assert (
-        history.iloc[0]["Who"] == "the refresh"
-        and "Curated import" in history.iloc[0]["What happened"]
-    )
+    assert history.iloc[0]["Who"] == "the import"
+    assert history.iloc[0]["What happened"] == "Curated import (run default): 4 new studies linked"
     edits = history[history["Who"].eq("alice")]
     assert len(edits) == len(supports) + 1
     first = edits.iloc[0]

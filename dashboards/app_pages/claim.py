@@ -238,6 +238,7 @@ else:
         hide_index=True,
         width="stretch",
         key="history_table",
+        column_config={"What happened": st.column_config.TextColumn(width="large")},
     )
     st.caption("Newest first. Refreshes that changed nothing for this claim are not listed.")
     scored = history.dropna(subset=["score"])
@@ -362,4 +363,10 @@ audit = history_view.audit_log(snap, claim_id)
 if len(audit):
     label = f"Editors' actions on {claim_id} ({history_view.plural(len(audit), 'action')})"
     with st.expander(label):
-        st.dataframe(audit, hide_index=True, width="stretch", key="claim_audit")
+        st.dataframe(
+            audit,
+            hide_index=True,
+            width="stretch",
+            key="claim_audit",
+            column_config={"What happened": st.column_config.TextColumn(width="large")},
+        )

@@ -54,4 +54,10 @@ if audit.empty:
     st.caption("No editor has changed anything yet.")
 else:
     st.caption(f"{history_view.plural(len(audit), 'action')}, newest first.")
-    st.dataframe(audit, hide_index=True, width="stretch", key="audit_table")
+    st.dataframe(
+        audit,
+        hide_index=True,
+        width="stretch",
+        key="audit_table",
+        column_config={"What happened": st.column_config.TextColumn(width="large")},
+    )
