@@ -86,6 +86,8 @@ def test_a_note_with_a_stance_keeps_the_finding_and_the_history_tells_the_edit(
     # the header and the newest history entry agree, and the entry says who, what, why
     now = views.current_verdicts(store.snapshot(), registry=views.load_registry(data_dir))["C07"]
     assert any(m.value.startswith(f"**Verdict: {now.grade}**") for m in at.markdown)
+    # the why reads the editor's note as the curator's reading of that study
+    assert next(s for s in now.deciding if s.pmid == pmid).reading == NOTE
     history = _table(at, "What happened")  # the verdict history, before the audit expander
     newest = history.iloc[0]
     assert newest["Who"] == EDITOR
