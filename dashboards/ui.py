@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import signin
 import streamlit as st
 
 from evidence import auth, claim_view, labels, literature_view, overview_view, views
@@ -169,55 +170,13 @@ def require_snapshot() -> Snapshot:
 # --- who is here -------------------------------------------------------------------------------
 
 
-@st.cache_resource
-def limiter() -> auth.RateLimiter:
-    return auth.RateLimiter()
-
-
 def user() -> auth.User:
-    return st.session_state.get("user", auth.ANONYMOUS)
+    return signin.user()
 
 
 def sidebar_sign_in() -> None:
     """Sign-in box: OIDC (`st.login`) when configured, else the local editors file."""
-    editors_file = auth.editors_path(data_dir())
-    with st.sidebar:
-        if auth.oidc_configured(st.secrets):
-            if st.user.is_logged_in:
-                who = auth.oidc_user(
-                    auth.load_editors(editors_file),
-                    str(st.user.get("email", "")),
-                    str(st.user.get("name", "")),
-                )
-                st.session_state["user"] = who
-                st.caption(f"Signed in as {md_label(who.name)} ({who.role})")
-                st.button("Sign out", on_click=st.logout)
-            else:
-                st.session_state.pop("user", None)
-                st.button("Sign in", on_click=st.login)
-            return
-        current = user()
-        if current.can_edit:
-            st.caption(f"Signed in as {md_label(current.name)} (editor)")
-            if st.button("Sign out", key="sign_out"):
-                st.session_state.pop("user", None)
-                st.rerun()
-            return
-        with st.form("sign_in", clear_on_submit=False):
-            st.caption("Editors sign in to curate; everyone can read.")
-            name = st.text_input("User name", key="sign_in_name")
-            password = st.text_input("Password", type="password", key="sign_in_password")
-            submitted = st.form_submit_button("Sign in")
-        if submitted:
-            try:
-                editors = auth.load_editors(editors_file)
-                st.session_state["user"] = auth.sign_in(editors, name, password, limiter())
-            except auth.NotAllowed as e:
-                st.error(str(e))
-            except EvidenceError as e:
-                st.error(f"Sign-in is unavailable: {e}")
-            else:
-                st.rerun()
+    signin.sidebar(auth.editors_path(data_dir()))
 
 
 def page(title: str) -> None:

@@ -4,7 +4,7 @@ The editors file (``<data_dir>/editors.json``, mode 0600) maps a user name to an
 (``scrypt$n$r$p$salt$hash``, salt and hash base64) and an optional e-mail. With OIDC configured
 (an ``[auth]`` section in Streamlit's secrets), a signed-in user whose e-mail is in the editors file
 is an editor; everyone else is a viewer. Passwords exist in memory only while being hashed or
-checked; failed sign-ins are rate limited per user name.
+checked; failed sign-ins slow down per client and name (`SignInLimiter`), never locking out.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -57,9 +57,13 @@ class NotAllowed(EvidenceError, PermissionError):
 
 
 class TooManyAttempts(NotAllowed):
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, busy: bool = False) -> None:
         self.retry_after = retry_after
-        super().__init__(f"too many failed sign-ins; try again in {int(retry_after) + 1} s")
+        super().__init__(
+            "a sign-in for this name is being checked; try again in a moment"
+            if busy
+            else f"too many failed sign-ins; try again in {int(retry_after) + 1} s"
+        )
 
 
 def require_editor(user: User) -> str:
@@ -172,8 +176,20 @@ def add_editor(path: Path, name: str, password: str | None, email: str = "") -> 
 # --- signing in --------------------------------------------------------------------------------
 
 
-class RateLimiter:
-    """At most ``max_failures`` failed sign-ins per key in a sliding ``window`` (seconds).
+class SignInLimiter:
+    """Slows password guessing per (client, name) pair without ever locking an editor out.
+
+    * One check at a time per pair: a burst of parallel attempts cannot race past the count
+      (the others are refused at once, before any password is checked).
+    * The first ``free_failures`` failures cost nothing; each further one doubles the wait
+      before the pair may try again (``base_delay`` up to ``max_delay`` seconds). No hard
+      lockout, and only that pair waits: someone guessing alice's password elsewhere slows
+      themselves, not alice.
+    * A browser that signed in as a name before (its device id, `trust`) is its own client for
+      that name, so a guesser behind the same address (a proxy, the clinic's NAT) cannot slow
+      the editor's own browser either.
+    * Bounded memory: a pair idle for ``forget_after`` seconds is forgotten, and at most
+      ``max_entries`` pairs and trusted devices are kept (the least recently used go first).
 
     In memory, per server process: it slows guessing through the dashboard; the scrypt cost
     slows it everywhere else.
@@ -181,53 +197,154 @@ class RateLimiter:
 
     def __init__(
         self,
-        max_failures: int = 5,
-        window: float = 300.0,
+        free_failures: int = 3,
+        base_delay: float = 2.0,
+        max_delay: float = 300.0,
+        forget_after: float = 3600.0,
+        max_entries: int = 10_000,
+        trust_for: float = 30 * 24 * 3600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.max_failures = max_failures
-        self.window = window
+        self.free_failures = free_failures
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.forget_after = forget_after
+        self.max_entries = max_entries
+        self.trust_for = trust_for
         self.clock = clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._pairs: OrderedDict[tuple[str, str], _Pair] = OrderedDict()
+        self._trusted: OrderedDict[tuple[str, str], float] = OrderedDict()  # -> expiry
         self._lock = threading.Lock()
 
-    def retry_after(self, key: str) -> float:
-        """Seconds until ``key`` may try again (0 = now)."""
+    def __len__(self) -> int:
+        """Pairs and trusted devices held (what the memory bound caps)."""
         with self._lock:
-            times = self._prune(key)
-            if len(times) < self.max_failures:
-                return 0.0
-            return max(0.0, times[0] + self.window - self.clock())
+            return len(self._pairs) + len(self._trusted)
 
-    def failed(self, key: str) -> None:
+    def client_for(self, name: str, client: str, device: str | None) -> str:
+        """Who an attempt counts against: the device when it signed in as ``name`` before."""
+        if device:
+            key = (_norm(name), _digest(device))
+            with self._lock:
+                expiry = self._trusted.get(key)
+                if expiry is not None and expiry > self.clock():
+                    self._trusted.move_to_end(key)
+                    return f"device:{key[1]}"
+        return f"client:{client}"
+
+    def trust(self, name: str, device: str) -> None:
+        """``device`` signed in as ``name``: from now on it is its own client for that name."""
+        key = (_norm(name), _digest(device))
         with self._lock:
-            self._prune(key).append(self.clock())
+            self._trusted[key] = self.clock() + self.trust_for
+            self._trusted.move_to_end(key)
+            while len(self._trusted) > self.max_entries:
+                self._trusted.popitem(last=False)
 
-    def succeeded(self, key: str) -> None:
+    def retry_after(self, client: str, name: str) -> float:
+        """Seconds until the pair may try again (0 = now)."""
         with self._lock:
-            self._failures.pop(key, None)
+            pair = self._pairs.get((client, _norm(name)))
+            return 0.0 if pair is None else max(0.0, pair.not_before - self.clock())
 
-    def _prune(self, key: str) -> deque[float]:
-        times = self._failures[key]
-        cutoff = self.clock() - self.window
-        while times and times[0] <= cutoff:
-            times.popleft()
-        return times
+    def begin(self, client: str, name: str) -> None:
+        """Claim the pair's one check, or `TooManyAttempts` (nothing is checked then)."""
+        key = (client, _norm(name))
+        with self._lock:
+            now = self.clock()
+            self._forget(now)
+            pair = self._pairs.get(key)
+            if pair is None:
+                pair = self._pairs[key] = _Pair()
+                self._evict()
+            self._pairs.move_to_end(key)
+            if pair.busy:
+                raise TooManyAttempts(1.0, busy=True)
+            if pair.not_before > now:
+                raise TooManyAttempts(pair.not_before - now)
+            pair.busy, pair.seen = True, now
+
+    def end(self, client: str, name: str, ok: bool) -> None:
+        """The check's outcome: success forgets the pair, a failure may make it wait."""
+        key = (client, _norm(name))
+        with self._lock:
+            now = self.clock()
+            pair = self._pairs.get(key)
+            if pair is None:
+                return
+            if ok:
+                del self._pairs[key]
+                return
+            pair.busy, pair.seen = False, now
+            pair.failures += 1
+            over = pair.failures - self.free_failures
+            if over >= 0:
+                pair.not_before = now + min(self.max_delay, self.base_delay * 2.0**over)
+
+    def _forget(self, now: float) -> None:
+        """Drop pairs idle too long and expired trust (both kept in least-recent-first order)."""
+        while self._pairs:
+            key, pair = next(iter(self._pairs.items()))
+            if pair.busy or pair.seen + self.forget_after > now or pair.not_before > now:
+                break
+            del self._pairs[key]
+        while self._trusted and next(iter(self._trusted.values())) <= now:
+            self._trusted.popitem(last=False)
+
+    def _evict(self) -> None:
+        """Least recently used first; a pair being checked stays (its check must end)."""
+        excess = len(self._pairs) - self.max_entries
+        if excess > 0:
+            idle = [k for k, p in self._pairs.items() if not p.busy][:excess]
+            for key in idle:
+                del self._pairs[key]
 
 
-def sign_in(editors: Mapping[str, Editor], name: str, password: str, limiter: RateLimiter) -> User:
-    """The editor for a correct name and password; `NotAllowed` (or `TooManyAttempts`) if not."""
-    key = name.strip().lower()
-    wait = limiter.retry_after(key)
-    if wait > 0:
-        raise TooManyAttempts(wait)
-    editor = editors.get(name.strip())
-    encoded = editor.password_hash if editor and editor.password_hash else _dummy_hash()
-    ok = verify_password(password, encoded) and editor is not None and bool(editor.password_hash)
-    if not ok:
-        limiter.failed(key)
+@dataclass
+class _Pair:
+    failures: int = 0
+    not_before: float = 0.0  # monotonic time before which the pair is refused
+    busy: bool = False  # a check is running
+    seen: float = 0.0
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower()
+
+
+def _digest(secret: str) -> str:
+    """What is kept of a device id or session token: its hash, never the value."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def sign_in(
+    editors: Mapping[str, Editor],
+    name: str,
+    password: str,
+    limiter: SignInLimiter,
+    *,
+    client: str = "local",
+    device: str | None = None,
+) -> User:
+    """The editor for a correct name and password; `NotAllowed` (or `TooManyAttempts`) if not.
+
+    ``client`` is where the attempt comes from (an IP address); ``device`` the browser's own id,
+    trusted for the name after a successful sign-in (`SignInLimiter.trust`).
+    """
+    who = limiter.client_for(name, client, device)
+    limiter.begin(who, name)
+    ok = False
+    try:
+        editor = editors.get(name.strip())
+        known = editor is not None and bool(editor.password_hash)
+        encoded = editor.password_hash if editor is not None and known else _dummy_hash()
+        ok = verify_password(password, encoded) and known
+    finally:
+        limiter.end(who, name, ok)
+    if not ok or editor is None:
         raise NotAllowed("wrong user name or password")
-    limiter.succeeded(key)
+    if device:
+        limiter.trust(name, device)
     return User(editor.name, EDITOR, "password")
 
 

@@ -80,16 +80,19 @@ def import_file(settings: Settings, path: Path, actor: str) -> str:
     )
 
 
-def fetch_pmids(settings: Settings, pmids: list[str], actor: str) -> set[str]:
+def fetch_pmids(
+    settings: Settings, pmids: list[str], actor: str, *, interactive: bool = False
+) -> set[str]:
     """Fetch PMIDs the store lacks from PubMed and fold them in; returns those PubMed knew.
 
     For an editor attaching a study the searches did not find. Same path as the refresh:
     efetch, parse, `apply_batch` in one commit. Raises `FetchError` when PubMed cannot be
-    reached and `ParseError` for a malformed PMID (the store is unchanged).
+    reached (`HostUnreachable`, at once when ``interactive``) and `ParseError` for a malformed
+    PMID (the store is unchanged).
     """
     for pmid in pmids:
         check_pmid(pmid, "PMID to fetch")  # the one rule, before anything goes to NCBI
-    client = PubMed(settings)
+    client = PubMed(settings, interactive=interactive)
     rows = [row for body in client.efetch_ids(pmids) for row in parse_pubmed_xml(body)]
     found = {r["pmid"] for r in rows}
     if not found:

@@ -21,6 +21,8 @@ from .schema import AUDIT, LINKS, RECORD_CHANGES, RECORD_FIELDS, RECORDS, STANCE
 SOURCE_RANK = {"curated": 0, "nbib": 1, "efetch": 2}
 CONTENT_FIELDS = tuple(f for f in RECORD_FIELDS.names if f not in ("source", "content_hash"))
 
+# What an audit row records of a link before and after a curator's edit.
+_CURATED = ("stance", "stance_origin", "curator_note")
 _STANCE_COLUMNS = (
     "stance",
     "stance_origin",
@@ -262,8 +264,10 @@ def apply_curation(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A curator's edit of one link, and the audit row recording who changed what from what.
 
-    A missing link is created (action "add_link") when the PMID is in `records`, so a curator can
-    attach a paper the query did not find.
+    ``note`` is the editor's own note: it goes to ``curator_note``, beside the curated study
+    summary in ``note``, which an edit never touches. A missing link is created (action
+    "add_link") when the PMID is in `records`, so a curator can attach a paper the query did not
+    find.
     """
     if not actor or not actor.strip():
         raise ValueError("a curator action needs an actor")
@@ -275,7 +279,7 @@ def apply_curation(
     hit = np.flatnonzero(((links["claim_id"] == claim_id) & (links["pmid"] == pmid)).to_numpy(bool))
     if len(hit):
         row = _row(links.reset_index(drop=True), int(hit[0]))
-        before: dict[str, Any] | None = {k: row[k] for k in ("stance", "stance_origin", "note")}
+        before: dict[str, Any] | None = {k: row[k] for k in _CURATED}
         default_action = "set_stance" if stance is not None else "set_note"
     else:
         if not records["pmid"].eq(pmid).any():
@@ -297,9 +301,9 @@ def apply_curation(
     if stance is not None:
         row.update(stance=stance, stance_origin="curator", stance_confidence=None)
     if note is not None:
-        row["note"] = note
+        row["curator_note"] = note
     row.update(updated_at=when, updated_by=actor)
-    after = {k: row[k] for k in ("stance", "stance_origin", "note")}
+    after = {k: row[k] for k in _CURATED}
     new_links = replace_rows(links, pd.DataFrame([row], columns=LINKS.columns), LINKS)
     audit_row = {
         "at": when,

@@ -89,5 +89,17 @@ def v2_to_v3(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def v3_to_v4(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Links gain ``curator_note``: an editor's note gets its own field beside the curated
+    summary in ``note``, which v3 overwrote. What v3 stored stays in ``note`` untouched (whether
+    it was the curated summary or an editor's note cannot be told apart), so nothing is lost.
+    """
+    links = tables["links"]
+    if "curator_note" not in links.columns:
+        tables["links"] = links.assign(curator_note=None)
+    return tables
+
+
 store.MIGRATIONS[1] = v1_to_v2
 store.MIGRATIONS[2] = v2_to_v3
+store.MIGRATIONS[3] = v3_to_v4

@@ -35,6 +35,7 @@ from .errors import FetchError, OfflineMiss
 from .settings import Settings
 from .transport import (
     DeadlineExceeded,
+    HostUnreachable,
     PoliteAdapter,
     RateLimiter,
     RequestStats,
@@ -49,6 +50,7 @@ __all__ = [
     "MAX_ESEARCH_IDS",
     "MAX_GET_ID_CHARS",
     "DeadlineExceeded",
+    "HostUnreachable",
     "Pmid",
     "PoliteAdapter",
     "PubMed",
@@ -103,6 +105,8 @@ class PubMed:
 
     ``deadline`` is a `time.monotonic()` instant after which no request starts and no wait
     runs (`DeadlineExceeded`); by default ``settings.run_deadline_minutes`` from now.
+    ``interactive`` (a person waits) gives up at once when the server cannot be reached
+    (`HostUnreachable`) instead of retrying as an unattended run does.
     """
 
     def __init__(
@@ -111,6 +115,7 @@ class PubMed:
         session: requests_cache.CachedSession | None = None,
         *,
         deadline: float | None = None,
+        interactive: bool = False,
     ) -> None:
         self.settings = settings
         self.session = session or make_session(settings)
@@ -122,6 +127,7 @@ class PubMed:
         adapter = self.session.get_adapter(self.base)
         if isinstance(adapter, PoliteAdapter):
             adapter.deadline = deadline
+            adapter.retry_unreachable = not interactive
             self.stats = adapter.stats
         else:
             self.stats = RequestStats()

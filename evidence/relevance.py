@@ -391,6 +391,7 @@ def candidate_links(
             "stance_confidence": np.nan,
             "stance_evidence": None,
             "note": None,
+            "curator_note": None,
             # Not yet judged: direct until a curator says otherwise; it cannot count before then.
             "direct": True,
             "indirect_because": "",

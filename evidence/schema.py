@@ -14,7 +14,8 @@ import pyarrow as pa
 # 2: links.direct/indirect_because; verdicts.direction/certainty/needs_review
 # 3: term_stats, record_terms (incremental relevance); record_facts, verdicts.basis (incremental
 #    grading); large tables kept in PMID ranges
-SCHEMA_VERSION = 3
+# 4: links.curator_note (an editor's note beside the curated summary in links.note)
+SCHEMA_VERSION = 4
 
 _str = pa.string()
 _strs = pa.list_(pa.string())
@@ -233,7 +234,8 @@ LINKS = Table(
             ("stance_origin", _str),
             ("stance_confidence", pa.float64()),
             ("stance_evidence", _str),  # the sentence(s) behind a suggested stance
-            ("note", _str),
+            ("note", _str),  # the curated study summary (reading, finding, population)
+            ("curator_note", _str),  # an editor's own note from the dashboard; never replaces note
             # Does the study answer the claim's own question? A curator's judgement; a link found
             # by the machine starts as True (it cannot raise a grade before a curator confirms it).
             ("direct", pa.bool_()),

@@ -658,7 +658,9 @@ class Store:
         note: str | None = None,
         action: str | None = None,
     ) -> int:
-        """A curator's stance and/or note on a link plus its audit row, in one commit."""
+        """A curator's stance and/or note (``links.curator_note``) on a link plus its audit row,
+        in one commit. The dashboard's edits go through `evidence.curation`, which also regrades
+        the claim and records its verdict in the same commit."""
         at = pd.Timestamp.now(tz="UTC").floor("us")
 
         def change(snap: Snapshot) -> dict[str, Change]:

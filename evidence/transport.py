@@ -17,6 +17,7 @@ The cache is JSON, not pickle: whoever can write the data folder must not be abl
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import math
 import re
@@ -38,11 +39,12 @@ from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .answers import TransientError, check_answer, check_body
 from .errors import FetchError
@@ -57,6 +59,27 @@ _ATTEMPT = threading.local()  # the watchdog of the attempt running on this thre
 
 class DeadlineExceeded(FetchError):
     """The run's deadline passed: no new request starts and no wait runs past it."""
+
+
+class HostUnreachable(FetchError):
+    """The server's name did not resolve, or nothing listens there (offline, a wrong URL)."""
+
+
+class Unreachable(TransientError):
+    """One attempt found no server: worth retrying for an unattended run, not for a person."""
+
+
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH}
+
+
+def _unreachable(cause: object) -> bool:
+    """True for a failed name lookup, or a connection refused or without a route."""
+    if isinstance(cause, NameResolutionError):
+        return True
+    if isinstance(cause, NewConnectionError):
+        inner = cause.__cause__ or cause.__context__
+        return isinstance(inner, OSError) and inner.errno in _UNREACHABLE_ERRNOS
+    return False
 
 
 def redact(text: str, settings: Settings) -> str:
@@ -258,6 +281,8 @@ class PoliteAdapter(HTTPAdapter):
         self.stats = stats
         self.deadline = math.inf  # monotonic time; `PubMed` sets the run's
         self.sleep = time.sleep  # replaceable in benchmarks; tests use the real clock
+        # False for a person waiting (an editor's attach): no server, no retry, an answer at once.
+        self.retry_unreachable = True
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -332,7 +357,8 @@ class PoliteAdapter(HTTPAdapter):
                     if isinstance(exc, requests.exceptions.ChunkedEncodingError)
                     else type(exc).__name__
                 )
-                raise TransientError(redact(f"{kind}: {cause or exc}", self.settings)) from None
+                error = Unreachable if _unreachable(cause) else TransientError
+                raise error(redact(f"{kind}: {cause or exc}", self.settings)) from None
         if response.status_code != 200:
             excerpt = " ".join(content.decode("utf-8", "replace").split())
             # Redact the whole body before cutting it: a key cut in half would slip through.
@@ -343,9 +369,14 @@ class PoliteAdapter(HTTPAdapter):
             setattr(response, INCOMPLETE, True)
         return response
 
+    def _retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, Unreachable):
+            return self.retry_unreachable
+        return isinstance(exc, TransientError)
+
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
+            retry=retry_if_exception(self._retryable),
             stop=stop_after_attempt(self.settings.max_retries + 1),
             wait=self._wait,
             sleep=lambda seconds: self.sleep(seconds),
@@ -357,8 +388,11 @@ class PoliteAdapter(HTTPAdapter):
             return retrying(self._attempt, request, **kwargs)
         except TransientError as exc:
             cls = DeadlineExceeded if time.monotonic() >= self.deadline else FetchError
+            if isinstance(exc, Unreachable):
+                cls = HostUnreachable
+            attempts = retrying.statistics.get("attempt_number", self.settings.max_retries + 1)
             raise self._error(
-                cls, where, f"gave up after {self.settings.max_retries + 1} attempts: {exc.reason}"
+                cls, where, f"gave up after {attempts} attempt{'s' * (attempts != 1)}: {exc.reason}"
             ) from None
         except FetchError as exc:  # every message leaves here without credentials
             raise self._error(type(exc), exc.request, exc.reason) from None

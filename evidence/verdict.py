@@ -226,7 +226,8 @@ def _flag(value: Any, default: bool) -> bool:
 
 
 def _reading(note: Any) -> str:
-    """The curator's own reading: a curated note's first paragraph (findings follow it)."""
+    """The curator's own reading: a note's first paragraph (a curated note's findings follow
+    it); an editor's later note (``curator_note``) is read before the curated one."""
     return as_text(note).strip().split("\n\n", 1)[0].strip()
 
 
@@ -270,7 +271,7 @@ def _study(
         retracted=bool(fact["retracted"]),
         effective_level=effective,
         weight=round(weight, 4),
-        reading=_reading(link.get("note")),
+        reading=_reading(link.get("curator_note")) or _reading(link.get("note")),
     )
 
 

@@ -2,15 +2,14 @@
 
 The Streamlit pages only lay these frames out, so every number a clinician sees (a verdict, a
 count, a flag) is computed here or in the page's own presentation module (`overview_view`,
-`claim_view`, `literature_view`, worded by `labels`), testable without a browser. Verdicts are
-graded live from the snapshot with `grade_claims`, so a curator's edit changes the verdict at
-once; the ``verdicts`` table is the history over refreshes.
+`claim_view`, `literature_view`, `history_view`, worded by `labels`), testable without a browser.
+Verdicts are graded live from the snapshot with `grade_claims`, so a curator's edit changes the
+verdict at once; the ``verdicts`` table is the history over refreshes and edits.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,19 +20,26 @@ from urllib.parse import quote
 import pandas as pd
 
 from . import why
-from .auth import User, require_editor
 from .cells import as_list, as_text
 from .claims import Registry, load_claims
 from .content import highlight_segments, list_posts, read_post
+from .curation import (  # noqa: F401  (the pages' and tests' one import for editing)
+    ACCEPT_SUGGESTION,
+    ADD_NOTE,
+    ATTACH_PMID,
+    MARK_IRRELEVANT,
+    SET_DIRECTNESS,
+    SET_STANCE,
+    attach_pmid,
+    curate,
+    parse_pmid,
+    set_directness,
+)
 from .errors import StoreError
-from .imports import fetch_pmids
 from .levels import GRADES, load_rubric
-from .merges import append_audit, apply_directness
-from .pmids import MAX_PMID_DIGITS, is_pmid
-from .schema import CURATOR_STANCES, STANCES
-from .settings import Settings
+from .schema import STANCES
 from .stance_rules import content_stems, split_sentences, tokens
-from .store import BUILD_HINT, Snapshot, Store, rows_of
+from .store import BUILD_HINT, Store, rows_of
 from .verdict import (
     Verdict,
     directness,
@@ -71,14 +77,6 @@ STANCE_ORDER = {s: i for i, s in enumerate(STANCES)}
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 DOI_URL = "https://doi.org/{}"
 
-# Curator actions as they appear in the audit log.
-SET_STANCE = "set_stance"
-ACCEPT_SUGGESTION = "accept_suggestion"
-MARK_IRRELEVANT = "mark_irrelevant"
-ADD_NOTE = "set_note"
-ATTACH_PMID = "add_link"
-SET_DIRECTNESS = "set_directness"
-
 # What the 0-100 score measures, for every place that shows it.
 SCORE_HELP = (
     "Where the claim sits inside its grade's band (e.g. Limited = 40-59): higher when more of "
@@ -91,10 +89,6 @@ CERTAINTY_HELP = (
     "indirectness, inconsistency and imprecision. Rules: evidence/rubric.yaml, section 6."
 )
 DIRECTION_HELP = "Which way the curator-confirmed evidence points: supports, mixed, contradicts."
-
-# What an editor types around a PMID ("PMID: 123", spaces); the PMID itself is `is_pmid`'s.
-_PMID = re.compile(r"\s*(?:PMID:?\s*)?(.*?)\s*", re.IGNORECASE | re.DOTALL)
-
 
 # --- opening the store -------------------------------------------------------------------------
 
@@ -184,6 +178,7 @@ EVIDENCE_COLUMNS = [
     "retracted",
     "deciding",
     "note",
+    "curator_note",
     "stance_evidence",
     "abstract",
     "pubmed_url",
@@ -232,6 +227,7 @@ def claim_detail(
                 "retracted": bool(f.get("retracted", False)),
                 "deciding": pmid in deciding,
                 "note": as_text(link.note),
+                "curator_note": as_text(link.curator_note),
                 "stance_evidence": as_text(link.stance_evidence),
                 "abstract": as_text(r["abstract"]) if r is not None else "",
                 "pubmed_url": PUBMED_URL.format(pmid),
@@ -257,16 +253,6 @@ def claim_detail(
         evidence=evidence,
         deciding=deciding,
     )
-
-
-def verdict_history(tables: Mapping[str, pd.DataFrame], claim_id: str) -> pd.DataFrame:
-    """The claim's stored verdict after each refresh, oldest first, with what changed."""
-    v = tables["verdicts"]
-    v = v[v["claim_id"].eq(claim_id)].sort_values("computed_at").reset_index(drop=True)
-    shown = ["run_id", "computed_at", "grade", "direction", "certainty", "needs_review", "score"]
-    out = v[[*shown, "n_supports", "n_contradicts"]]
-    out = out.assign(changed=out["grade"].ne(out["grade"].shift()) & out.index.to_series().gt(0))
-    return out
 
 
 def study_text(abstract: str, note: str) -> tuple[str, str]:
@@ -338,206 +324,6 @@ def post_segments(
         grade = verdicts[cid].grade if cid is not None and cid in verdicts else None
         out.append((seg, cid, grade))
     return out
-
-
-# --- refresh history ---------------------------------------------------------------------------
-
-
-def runs_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    runs = tables["runs"].sort_values("started_at", ascending=False).reset_index(drop=True)
-    return runs[
-        [
-            "run_id",
-            "started_at",
-            "ended_at",
-            "status",
-            "mode",
-            "new_records",
-            "updated_records",
-            "retracted_records",
-            "network_requests",
-            "error",
-            "report_path",
-        ]
-    ]
-
-
-@dataclass(frozen=True)
-class RunChanges:
-    record_changes: pd.DataFrame  # pmid, title, summary
-    verdict_changes: pd.DataFrame  # claim_id, before, after, score_before, score_after
-    new_links: int
-
-
-def run_changes(tables: Mapping[str, pd.DataFrame], run_id: str) -> RunChanges:
-    """What a run changed: records, verdicts (against the run before it) and new links."""
-    rc = tables["record_changes"]
-    rc = rc[rc["run_id"].eq(run_id)]
-    titles = rows_of(tables, "records", rc["pmid"], ["pmid", "title"]).set_index("pmid")["title"]
-    changes = pd.DataFrame(
-        {
-            "pmid": rc["pmid"],
-            "title": rc["pmid"].map(titles).fillna(""),
-            "summary": rc["summary"],
-        }
-    ).reset_index(drop=True)
-    v = tables["verdicts"]
-    order = v.groupby("run_id")["computed_at"].min().sort_values().index.tolist() if len(v) else []
-    vchanges = pd.DataFrame(columns=["claim_id", "before", "after", "score_before", "score_after"])
-    if run_id in order:
-        now = v[v["run_id"].eq(run_id)].set_index("claim_id")
-        i = order.index(run_id)
-        prev = v[v["run_id"].eq(order[i - 1])].set_index("claim_id") if i > 0 else None
-        rows = []
-        for cid, row in now.iterrows():
-            before = prev.loc[cid] if prev is not None and cid in prev.index else None
-            if before is None or before["grade"] != row["grade"] or before["score"] != row["score"]:
-                rows.append(
-                    {
-                        "claim_id": cid,
-                        "before": None if before is None else before["grade"],
-                        "after": row["grade"],
-                        "score_before": None if before is None else int(before["score"]),
-                        "score_after": int(row["score"]),
-                    }
-                )
-        vchanges = pd.DataFrame(rows, columns=vchanges.columns)
-    new_links = int(tables["links"]["first_linked_run"].eq(run_id).sum())
-    return RunChanges(changes, vchanges, new_links)
-
-
-def run_report(report_path: str, data_dir: Path) -> str | None:
-    """A run's report text (path as stored, relative to the data folder), None if absent."""
-    if not report_path:
-        return None
-    path = Path(report_path)
-    path = path if path.is_absolute() else data_dir / path
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def audit_log(tables: Mapping[str, pd.DataFrame], claim_id: str | None = None) -> pd.DataFrame:
-    a = tables["audit"]
-    if claim_id is not None:
-        a = a[a["claim_id"].eq(claim_id)]
-    return a.sort_values("at", ascending=False).reset_index(drop=True)
-
-
-# --- curation ----------------------------------------------------------------------------------
-
-
-def parse_pmid(text: str) -> str:
-    """A PMID typed by an editor ("12345", "PMID: 12345"); ValueError when it is not one.
-
-    The digits must satisfy the one PMID rule: "0123" or "١٢٣" would name another record (or
-    none), so they are refused rather than normalised.
-    """
-    m = _PMID.fullmatch(text or "")
-    if m is None or not is_pmid(m.group(1)):
-        raise ValueError(
-            f"{text!r} is not a PMID (expected 1-{MAX_PMID_DIGITS} digits without a leading "
-            "zero, e.g. 31234567)"
-        )
-    return m.group(1)
-
-
-def curate(
-    store: Store,
-    user: User,
-    claim_id: str,
-    pmid: str,
-    *,
-    stance: str | None = None,
-    note: str | None = None,
-    action: str | None = None,
-    registry: Registry | None = None,
-) -> Verdict:
-    """Record an editor's judgement (audited, one commit) and return the claim's new verdict.
-
-    A viewer is refused with `NotAllowed` before anything is written.
-    """
-    actor = require_editor(user)
-    if stance is not None and stance not in (*CURATOR_STANCES, "irrelevant"):
-        raise ValueError(f"an editor sets one of {', '.join(CURATOR_STANCES)} or irrelevant")
-    store.curate(actor, claim_id, pmid, stance=stance, note=note, action=action)
-    return current_verdicts(store.snapshot(), registry=registry)[claim_id]
-
-
-def set_directness(
-    store: Store,
-    user: User,
-    claim_id: str,
-    pmid: str,
-    *,
-    direct: bool,
-    because: str = "",
-    registry: Registry | None = None,
-) -> Verdict:
-    """An editor says whether a linked study answers the claim's own question (audited, one
-    commit, before and after recorded) and gets the claim's new verdict.
-
-    An indirect study needs its reason ("ECT, not TMS"); the why reads it out.
-    """
-    actor = require_editor(user)
-    at = pd.Timestamp.now(tz="UTC").floor("us")
-
-    def change(snap: Snapshot) -> dict[str, pd.DataFrame]:
-        if not snap["claims"]["claim_id"].eq(claim_id).any():
-            raise StoreError(f"unknown claim {claim_id!r}: it is not in the claims table")
-        links, audit_row = apply_directness(
-            snap["links"],
-            actor=actor,
-            claim_id=claim_id,
-            pmid=pmid,
-            at=at,
-            direct=direct,
-            because=because,
-        )
-        return {"links": links, "audit": append_audit(snap["audit"], [audit_row])}
-
-    store.update(change, actor=actor)
-    return current_verdicts(store.snapshot(), registry=registry)[claim_id]
-
-
-def attach_pmid(
-    store: Store,
-    user: User,
-    claim_id: str,
-    pmid_text: str,
-    *,
-    stance: str | None = None,
-    note: str | None = None,
-    settings: Settings | None = None,
-) -> Verdict:
-    """Link a record to a claim the query did not find it for.
-
-    A PMID the store lacks is fetched from PubMed first when ``settings`` allow it (not offline).
-    """
-    actor = require_editor(user)
-    pmid = parse_pmid(pmid_text)
-    snap = store.snapshot()
-    links = snap["links"]
-    if (links["claim_id"].eq(claim_id) & links["pmid"].eq(pmid)).any():
-        raise ValueError(f"PMID {pmid} is already linked to {claim_id}")
-    if not snap.key_frame("records", ["pmid"])["pmid"].eq(pmid).any():
-        if settings is None or settings.offline:
-            raise ValueError(
-                f"PMID {pmid} is not in the store; import it (evidence refresh or an nbib "
-                "import) first"
-            )
-        if pmid not in fetch_pmids(settings, [pmid], actor=actor):
-            raise ValueError(f"PubMed has no record with PMID {pmid}")
-    return curate(
-        store,
-        user,
-        claim_id,
-        pmid,
-        stance=stance,
-        note=note if note is not None or stance is not None else "",
-        action=ATTACH_PMID,
-    )
 
 
 def columns(tables: Mapping[str, pd.DataFrame], name: str, cols: list[str]) -> pd.DataFrame:

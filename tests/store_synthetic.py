@@ -85,6 +85,7 @@ def link(claim_id: str, n: int, **fields: Any) -> dict[str, Any]:
         "stance_confidence": None,
         "stance_evidence": None,
         "note": None,
+        "curator_note": None,
         "direct": True,
         "indirect_because": "",
         "in_latest_query": True,

@@ -229,7 +229,7 @@ def test_citations_for_a_claim(app: AppTest, data_dir: Path) -> None:
 def test_refresh_history_lists_runs_and_changes(app: AppTest) -> None:
     at = _goto(app, "history")
     runs = at.dataframe[0].value
-    assert list(runs["run_id"]) == ["default"]
+    assert list(runs["Run"]) == ["default"]
     changed = next(m for m in at.metric if m.label == "Verdicts changed")
     assert int(changed.value) == 17
 

@@ -308,7 +308,8 @@ def test_snapshot_stays_on_its_version_across_later_commits(seeded: Store) -> No
     assert not (seeded.root / snap.manifest.tables["links"]).exists()
     assert snap["links"]["note"].isna().all()
     assert len(snap["audit"]) == 0
-    assert seeded.read("links").set_index("pmid").loc[syn.pmid(1), "note"] == "SYNTHETIC note 2"
+    link = seeded.read("links").set_index("pmid").loc[syn.pmid(1)]
+    assert link["curator_note"] == "SYNTHETIC note 2" and pd.isna(link["note"])
 
 
 # ----- merge helpers ---------------------------------------------------------------------------
@@ -514,7 +515,7 @@ def test_curate_updates_link_and_audit_in_one_commit(seeded: Store) -> None:
         "SYNTHETIC reason",
     )
     assert json.loads(row["before"]) == {
-        "note": None,
+        "curator_note": None,
         "stance": "supports",
         "stance_origin": "suggested",
     }
@@ -563,7 +564,7 @@ def test_curator_edit_during_a_refresh_is_never_lost(seeded: Store, tmp_path: Pa
 
     snap = Store.open(seeded.root).snapshot()
     link = snap["links"].set_index("pmid").loc[syn.pmid(0)]
-    assert (link["stance"], link["stance_origin"], link["note"]) == (
+    assert (link["stance"], link["stance_origin"], link["curator_note"]) == (
         "contradicts",
         "curator",
         "SYNTHETIC curator note",

@@ -31,6 +31,7 @@ def _link(claim: str, pmid: str, stance: str, origin: str, note: str | None = No
         "stance_confidence": float("nan"),
         "stance_evidence": None,
         "note": note,
+        "curator_note": None,
         "direct": True,
         "indirect_because": "",
         "in_latest_query": True,

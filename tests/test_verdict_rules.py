@@ -301,7 +301,7 @@ def _as_v1(root: Path) -> None:
     """Rewrite a store as schema version 1 wrote it: one file per table, no directness, no
     direction or certainty (nor what later versions added: relevance statistics, verdict basis)."""
     manifest = json.loads((root / "manifest.json").read_text())
-    dropped = {"links": ["direct", "indirect_because"]}
+    dropped = {"links": ["direct", "indirect_because", "curator_note"]}
     dropped["verdicts"] = ["direction", "certainty", "needs_review", "basis"]
     tables = {}
     for name, rel in manifest["tables"].items():
@@ -322,8 +322,8 @@ def _as_v1(root: Path) -> None:
 def test_a_v1_store_is_migrated_from_the_note_convention(store: Store, data_dir: Path) -> None:
     _as_v1(store.root)
     migrated = Store.open(store.root)
-    assert json.loads((store.root / "manifest.json").read_text())["schema_version"] == 3
-    assert SCHEMA_VERSION == 3
+    assert json.loads((store.root / "manifest.json").read_text())["schema_version"] == 4
+    assert SCHEMA_VERSION == 4
     links = migrated.read("links").set_index(["claim_id", "pmid"])
     # v1 knew directness only from a note starting "Indirect (...)"
     assert not links.loc[("C13", "11255384"), "direct"]

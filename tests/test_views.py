@@ -261,30 +261,6 @@ def test_attach_pmid(store: Store) -> None:
         views.attach_pmid(store, ALICE, "C01", XSS_PMID)
 
 
-def test_run_changes_compare_with_the_previous_run(store: Store) -> None:
-    later = pd.Timestamp("2027-01-05", tz="UTC")
-
-    def change(s):
-        v = s["verdicts"]
-        nxt = v.assign(run_id="r2", computed_at=later)
-        nxt.loc[nxt["claim_id"].eq("C07"), ["grade", "score"]] = ["Limited", 41]
-        runs = pd.concat([s["runs"], syn.run("r2", later)], ignore_index=True)
-        return {"verdicts": pd.concat([v, nxt], ignore_index=True), "runs": RUNS.conform(runs)}
-
-    store.update(change, actor="tests")
-    snap = store.snapshot()
-    changes = views.run_changes(snap, "r2")
-    assert list(changes.verdict_changes["claim_id"]) == ["C07"]
-    assert changes.verdict_changes.iloc[0]["after"] == "Limited"
-    assert views.runs_table(snap)["run_id"].tolist() == ["r2", "default"]
-    history = views.verdict_history(snap, "C07")
-    assert {"direction", "certainty", "needs_review"} <= set(history.columns)
-    assert history["grade"].tolist()[-1] == "Limited" and history["changed"].tolist() == [
-        False,
-        True,
-    ]
-
-
 def test_open_or_build_builds_on_first_start_and_explains_when_it_cannot(tmp_path: Path) -> None:
     from evidence.errors import StoreError
 

@@ -4,7 +4,7 @@ import altair as alt
 import streamlit as st
 import ui
 
-from evidence import auth, brief, claim_view, labels, views
+from evidence import auth, brief, claim_view, history_view, labels, views
 from evidence.errors import EvidenceError
 from evidence.schema import CURATOR_STANCES
 
@@ -193,6 +193,9 @@ else:
             if row.abstract and row.note:
                 st.caption("Curator's note")
                 ui.html_block(ui.esc(row.note))
+            if row.curator_note:
+                st.caption("Editor's note")
+                ui.html_block(f"<i>{ui.esc(row.curator_note)}</i>")
             if not row.direct:
                 st.caption(ui.md_label(f"Indirect for this claim: {row.indirect_because}"))
             if row.stance_origin == "suggested":
@@ -226,17 +229,28 @@ else:
                 except (EvidenceError, ValueError) as e:
                     st.error(str(e))
                 else:
-                    ui.flash(f"Accepted. Verdict now: {nv.grade} ({nv.score}).")
+                    ui.flash(
+                        f"Accepted '{row.stance}' for PMID {row.pmid}. "
+                        f"Verdict now: {nv.grade} ({nv.score})."
+                    )
                     st.rerun()
 
 st.subheader("Verdict history")
-history = views.verdict_history(snap, claim_id)
+history = history_view.verdict_history(snap, claim_id)
 if history.empty:
-    st.caption("No stored verdicts yet: they are written by each refresh.")
+    st.caption("No stored verdicts yet: they are written by each refresh and each edit.")
 else:
-    ui.table(history, key="history_table")
-    if len(history) > 1:
-        st.line_chart(history.set_index("computed_at")["score"])
+    st.dataframe(
+        history[history_view.HISTORY_COLUMNS].iloc[::-1],
+        hide_index=True,
+        width="stretch",
+        key="history_table",
+        column_config={"What happened": st.column_config.TextColumn(width="large")},
+    )
+    st.caption("Newest first. Refreshes that changed nothing for this claim are not listed.")
+    scored = history.dropna(subset=["score"])
+    if len(scored) > 1:
+        st.line_chart(scored.set_index("at")["score"], x_label="When", y_label="Score")
 
 st.subheader("Curation")
 who = ui.user()
@@ -254,7 +268,10 @@ else:
             placeholder="Choose a linked study",
         )
         stance = st.radio("Stance", [*CURATOR_STANCES, "irrelevant"], horizontal=True)
-        note = st.text_area("Note (optional)")
+        note = st.text_area(
+            "Note (optional)",
+            help="Your note is kept beside the study's curated summary; it never replaces it.",
+        )
         c1, c2, c3 = st.columns(3)
         set_stance = c1.form_submit_button("Set stance")
         irrelevant = c2.form_submit_button("Mark irrelevant")
@@ -279,10 +296,7 @@ else:
             except (EvidenceError, ValueError, auth.NotAllowed) as e:
                 st.error(str(e))
             else:
-                ui.flash(
-                    f"Saved: {labels.ACTIONS.get(action['action'], 'change')} on PMID {pmid}. "
-                    f"Verdict now: {nv.grade} ({nv.score})."
-                )
+                ui.flash(f"Saved for PMID {pmid}. Verdict now: {nv.grade} ({nv.score}).")
                 st.rerun()
 
     with st.form("directness"):
@@ -323,7 +337,7 @@ else:
                 st.error(str(e))
             else:
                 ui.flash(
-                    f"Saved: {labels.ACTIONS[views.SET_DIRECTNESS]} on PMID {d_pmid}. "
+                    f"Saved directness for PMID {d_pmid}. "
                     f"Verdict now: {nv.grade} ({nv.direction}, {nv.certainty} certainty)."
                 )
                 st.rerun()
@@ -344,6 +358,7 @@ else:
                 stance=None if attach_stance == "(assess later)" else attach_stance,
                 note=attach_note or None,
                 settings=ui.settings(),
+                registry=registry,
             )
         except (EvidenceError, ValueError, auth.NotAllowed) as e:
             st.error(str(e))
@@ -351,7 +366,14 @@ else:
             ui.flash(f"Attached PMID {views.parse_pmid(pmid_text)}. Verdict now: {nv.grade}.")
             st.rerun()
 
-audit = views.audit_log(snap, claim_id)
+audit = history_view.audit_log(snap, claim_id)
 if len(audit):
-    with st.expander(f"Audit log for {claim_id} ({len(audit)} actions)"):
-        st.dataframe(audit, hide_index=True, width="stretch", key="claim_audit")
+    label = f"Editors' actions on {claim_id} ({history_view.plural(len(audit), 'action')})"
+    with st.expander(label):
+        st.dataframe(
+            audit,
+            hide_index=True,
+            width="stretch",
+            key="claim_audit",
+            column_config={"What happened": st.column_config.TextColumn(width="large")},
+        )

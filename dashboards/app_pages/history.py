@@ -1,27 +1,34 @@
-"""The refresh runs, their reports, and what changed in each."""
+"""The refresh runs, their reports, what changed in each, and the editors' actions."""
 
 import streamlit as st
 import ui
 
-from evidence import views
+from evidence import history_view
 
 ui.page("Refresh history")
 snap = ui.require_snapshot()
-runs = views.runs_table(snap)
+runs = history_view.runs_table(snap)
 if runs.empty:
     st.info("No runs yet. Run `evidence refresh` (or `evidence build-default`) to record one.")
     st.stop()
 
 st.dataframe(runs, hide_index=True, width="stretch", key="runs_table")
-run_id = st.selectbox("Run", list(runs["run_id"]))
-run = runs.set_index("run_id").loc[run_id]
-changes = views.run_changes(snap, run_id)
+run_id = st.selectbox(
+    "Run",
+    list(runs["Run"]),
+    format_func=lambda r: (
+        f"{r} — {runs.set_index('Run').at[r, 'Kind']}, "
+        f"{runs.set_index('Run').at[r, 'Started (UTC)']}"
+    ),
+)
+run = runs.set_index("Run").loc[run_id]
+changes = history_view.run_changes(snap, run_id)
 c1, c2, c3 = st.columns(3)
 c1.metric("Records changed", len(changes.record_changes))
 c2.metric("Verdicts changed", len(changes.verdict_changes))
 c3.metric("New links", changes.new_links)
-if run["error"]:
-    st.error(f"Error: {run['error']}")
+if run["Problem"]:
+    st.error(f"Problem: {run['Problem']}")
 
 st.subheader("Verdict changes")
 if changes.verdict_changes.empty:
@@ -35,15 +42,22 @@ else:
     st.dataframe(changes.record_changes, hide_index=True, width="stretch", key="record_changes")
 
 st.subheader("Report")
-report = views.run_report(str(run["report_path"] or ""), ui.data_dir())
+report = history_view.run_report(history_view.run_report_path(snap, run_id), ui.data_dir())
 if report is None:
     st.caption("This run wrote no report.")
 else:
     st.code(report, language="markdown", wrap_lines=True)
 
-audit = views.audit_log(snap)
-st.subheader("Curator actions")
+audit = history_view.audit_log(snap)
+st.subheader("Editors' actions")
 if audit.empty:
-    st.caption("No curator action yet.")
+    st.caption("No editor has changed anything yet.")
 else:
-    st.dataframe(audit, hide_index=True, width="stretch", key="audit_table")
+    st.caption(f"{history_view.plural(len(audit), 'action')}, newest first.")
+    st.dataframe(
+        audit,
+        hide_index=True,
+        width="stretch",
+        key="audit_table",
+        column_config={"What happened": st.column_config.TextColumn(width="large")},
+    )
