@@ -232,6 +232,8 @@ def test_refresh_history_lists_runs_and_changes(app: AppTest) -> None:
     assert list(runs["Run"]) == ["default"]
     changed = next(m for m in at.metric if m.label == "Verdicts changed")
     assert int(changed.value) == 17
+    claims = at.dataframe[1].value["Claim"]  # links to each claim's page
+    assert len(claims) == 17 and "./claim?claim=C03" in set(claims)
 
 
 def test_empty_state_says_how_to_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,7 @@
 import streamlit as st
 import ui
 
-from evidence import history_view
+from evidence import claim_view, history_view, views
 
 ui.page("Refresh history")
 snap = ui.require_snapshot()
@@ -34,12 +34,28 @@ st.subheader("Verdict changes")
 if changes.verdict_changes.empty:
     st.caption("No verdict changed in this run.")
 else:
-    st.dataframe(changes.verdict_changes, hide_index=True, width="stretch", key="verdict_changes")
+    st.dataframe(
+        changes.verdict_changes.assign(
+            Claim=changes.verdict_changes["Claim"].map(claim_view.claim_path)
+        ),
+        hide_index=True,
+        width="stretch",
+        key="verdict_changes",
+        column_config={"Claim": st.column_config.LinkColumn("Claim", display_text=r"claim=(\w+)$")},
+    )
 st.subheader("Record changes")
 if changes.record_changes.empty:
     st.caption("No stored record changed in this run.")
 else:
-    st.dataframe(changes.record_changes, hide_index=True, width="stretch", key="record_changes")
+    st.dataframe(
+        changes.record_changes.assign(
+            PMID=changes.record_changes["PMID"].map(views.PUBMED_URL.format)
+        ),
+        hide_index=True,
+        width="stretch",
+        key="record_changes",
+        column_config={"PMID": st.column_config.LinkColumn("PMID", display_text=r"/(\d+)/$")},
+    )
 
 st.subheader("Report")
 report = history_view.run_report(history_view.run_report_path(snap, run_id), ui.data_dir())
