@@ -227,12 +227,16 @@ def contradiction_items(links: pd.DataFrame) -> list[AlertItem]:
             key=f"suggested_contradiction:{row.claim_id}:{row.pmid}",
             kind="suggested_contradiction",
             title=f"{row.claim_id}: PMID {row.pmid} may contradict the claim",
-            detail=(f"Suggested from: “{row.stance_evidence}”" if row.stance_evidence else ""),
+            detail=_quoted("Suggested from", row.stance_evidence),
             claim_ids=(str(row.claim_id),),
             pmids=(str(row.pmid),),
         )
         for row in waiting.sort_values(["claim_id", "pmid"]).itertuples()
     ]
+
+
+def _quoted(lead: str, text: Any) -> str:
+    return f"{lead}: “{text}”" if isinstance(text, str) and text.strip() else ""
 
 
 def candidate_items(links: pd.DataFrame, run_id: str) -> list[AlertItem]:
