@@ -69,10 +69,19 @@ class AlertItem:
     def label(self) -> str:
         return KIND_LABELS[self.kind]
 
+    @property
+    def separator(self) -> str:
+        """Between label and title: "No successful refresh for 30 days" reads on."""
+        return " " if self.kind == "no_recent_success" else ": "
+
+    @property
+    def headline(self) -> str:
+        return f"{self.label}{self.separator}{self.title}"
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["claim_ids"], out["pmids"] = list(self.claim_ids), list(self.pmids)
-        return {**out, "label": self.label, "urgency": self.urgency}
+        return {**out, "label": self.label, "headline": self.headline, "urgency": self.urgency}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AlertItem:
@@ -132,8 +141,8 @@ def _notice_items(alerts: list[Mapping[str, Any]]) -> list[AlertItem]:
                 AlertItem(
                     key=f"{kind}:{pmid}{suffix}",
                     kind=kind,
-                    title=f"{KIND_LABELS[kind]}: PMID {pmid}, {cited}",
-                    detail=(f"“{title}”. " if title else "")
+                    title=f"PMID {pmid}, {cited}",
+                    detail=(f"“{title.rstrip('.')}”. " if title else "")
                     + (f"PubMed notice(s): PMID {', '.join(notices)}." if notices else ""),
                     claim_ids=claims,
                     pmids=(pmid,),
@@ -274,7 +283,7 @@ def _run_items(
             AlertItem(
                 key=f"run_failed:{run_id}",
                 kind="run_failed",
-                title=f"The refresh of {run_id} failed",
+                title=f"run {run_id}",
                 detail=str(report.get("error") or ""),
                 run_id=run_id,
             )
@@ -285,7 +294,7 @@ def _run_items(
             AlertItem(
                 key=f"run_partial:{run_id}",
                 kind="run_partial",
-                title=f"The refresh of {run_id} was incomplete",
+                title=f"run {run_id}",
                 detail=f"PubMed did not return {len(missing)} records; the next run asks again.",
                 pmids=tuple(missing),
                 run_id=run_id,
@@ -300,11 +309,7 @@ def _run_items(
                 AlertItem(
                     key=f"no_recent_success:{last.isoformat() if last is not None else 'never'}",
                     kind="no_recent_success",
-                    title=(
-                        f"No successful refresh for {days:.0f} days"
-                        if days is not None
-                        else "No refresh has ever succeeded"
-                    ),
+                    title=f"for {days:.0f} days" if days is not None else "ever",
                     detail=f"The evidence has not been checked against PubMed {since}; "
                     f"the limit is {stale_days:g} days.",
                     run_id=run_id,
@@ -318,7 +323,7 @@ def notify_test_digest(now: pd.Timestamp) -> Digest:
     item = AlertItem(
         key=f"test:{now.isoformat()}",
         kind="test",
-        title="Test message from the evidence tracker",
+        title="sent by evidence notify --test",
         detail="Alerts are configured correctly for this channel. No action is needed.",
     )
     return Digest(run_id="test", run_status="test", generated_at=now.isoformat(), items=(item,))

@@ -48,7 +48,7 @@ def render_text(digest: Digest, items: Sequence[AlertItem], dashboard_url: str) 
     if not items:
         lines.append("Nothing changed in this refresh.")
     for item in items:
-        lines.append(f"* {item.label}: {item.title}")
+        lines.append(f"* {item.headline}")
         if item.detail:
             lines.append(f"  {item.detail}")
         for claim_id in item.claim_ids:
@@ -72,8 +72,8 @@ def render_html(digest: Digest, items: Sequence[AlertItem], dashboard_url: str) 
         rows.append(
             "<li><strong>"
             + escape(item.label)
-            + "</strong>: "
-            + escape(item.title)
+            + "</strong>"
+            + escape(item.separator + item.title)
             + (f"<br>{escape(item.detail)}" if item.detail else "")
             + (f"<br>{' · '.join(links)}" if links else "")
             + "</li>"

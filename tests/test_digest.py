@@ -143,7 +143,7 @@ def test_failed_run_and_no_success_for_too_long():
 
     late = digest(status="failed", error="x", now=T0 + pd.Timedelta(days=22))
     stale = next(i for i in late.items if i.kind == "no_recent_success")
-    assert stale.title == "No successful refresh for 22 days"
+    assert f"{stale.label} {stale.title}" == "No successful refresh for 22 days"
     assert stale.key == f"no_recent_success:{T0.isoformat()}"  # once per stale period
     assert [i.kind for i in late.items][-2:] == ["run_failed", "no_recent_success"]
 

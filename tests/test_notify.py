@@ -24,7 +24,7 @@ NOW = pd.Timestamp("2026-11-26T12:00:00Z")
 RETRACTED = AlertItem(
     key="retracted:90000001",
     kind="retracted",
-    title="Retracted: PMID 90000001, cited for C03",
+    title="PMID 90000001, cited for C03",
     detail="“SYNTHETIC trial”.",
     claim_ids=("C03",),
     pmids=("90000001",),
@@ -185,7 +185,10 @@ def test_notify_test_through_every_channel_via_the_cli(tmp_path, monkeypatch, ca
     assert out.splitlines() == ["e-mail to a@example.org: sent 1 alert", "webhook: sent 1 alert"]
     [mail] = smtp.received
     assert mail.message["Subject"] == "Evidence tracker: test message"
-    assert "Test message from the evidence tracker" in mail.message.get_body(("plain",)).get_content()
+    assert (
+        "* Test message: sent by evidence notify --test"
+        in mail.message.get_body(("plain",)).get_content()
+    )
     [got] = hook.accepted
     assert got.body["test"] is True and got.body["items"][0]["kind"] == "test"
     assert not ledger_path(tmp_path / "data").exists()  # a test is not an alert to remember
