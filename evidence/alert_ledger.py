@@ -18,7 +18,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from .errors import ConfigError
+from .errors import ParseError
 
 LEDGER_VERSION = 1
 
@@ -35,9 +35,13 @@ def read_ledger(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError("alert ledger", f"{path}: {exc}") from exc
+        raise ParseError(
+            str(path),
+            f"the alert ledger cannot be read ({exc}); fix or move it "
+            "(a missing ledger means every current alert is sent again)",
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
-        raise ConfigError("alert ledger", f"{path}: expected an object with 'targets'")
+        raise ParseError(str(path), "the alert ledger is not an object with 'targets'")
     return data
 
 

@@ -133,7 +133,7 @@ def notify_after_run(
     try:
         results = deliver(settings, digest_for_run(settings, report, now))
     except Exception as exc:  # noqa: BLE001 - reported; pending alerts stay in the ledger
-        error = redact(" ".join(f"{type(exc).__name__}: {exc}".split()), settings)
+        error = redact(" ".join(f"alerts not sent: {exc}".split()), settings)
         return [{"target": "all", "sent": 0, "error": error, "pending": 0, "text": error}]
     return [{**asdict(d), "text": d.describe()} for d in results]
 

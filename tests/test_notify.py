@@ -226,3 +226,82 @@ def test_alert_secrets_never_in_a_config_file_inside_the_repo(tmp_path):
     assert load_settings({"data_dir": tmp_path}, env={}).webhook_secret == "abc"
     with pytest.raises(ConfigError, match="webhook_secret"):
         load_settings({"data_dir": tmp_path}, env={"EVIDENCE_WEBHOOK_SECRET": ""})
+
+
+def write_report(data_dir, **report) -> None:
+    reports = data_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    body = {"run_id": "20261126T120000Z", "status": "success", "alerts": [], **report}
+    (reports / f"refresh-{body['run_id']}.json").write_text(json.dumps(body))
+
+
+SYNTHETIC_ALERT = {
+    "pmid": "90000001",
+    "claims": ["C03"],
+    "what": "RETRACTED",
+    "kinds": ["retracted"],
+    "notices": [],
+    "title": "SYNTHETIC trial",
+}
+
+
+def test_notify_sends_the_latest_runs_digest_once_and_dry_run_only_prints(
+    tmp_path, monkeypatch, capsys
+):
+    data = tmp_path / "data"
+    write_report(data, alerts=[SYNTHETIC_ALERT])
+    with WebhookServer() as hook:
+        for key, value in {**FAST, **hook.env()}.items():
+            monkeypatch.setenv(key, value)
+        assert main(["notify", "--dry-run", "--data-dir", str(data)]) == 0
+        printed = capsys.readouterr().out
+        assert "* Retracted: PMID 90000001, cited for C03" in printed and hook.requests == []
+        assert main(["notify", "--data-dir", str(data)]) == 0
+        assert capsys.readouterr().out == "webhook: sent 1 alert\n"
+        assert main(["notify", "--data-dir", str(data)]) == 0  # the same run again
+        assert capsys.readouterr().out == "nothing to send\n"
+    assert [i["key"] for h in hook.accepted for i in h.body["items"]] == ["retracted:90000001"]
+
+
+def test_smtp_server_down_is_reported_for_each_recipient(tmp_path):
+    with SmtpServer(tmp_path) as smtp:
+        env = smtp.env(["a@example.org", "b@example.org"])
+    settings = settings_for(tmp_path, env)  # the server has stopped: nothing listens
+    results = deliver(settings, digest(RETRACTED))
+    assert [r.target for r in results] == ["email:a@example.org", "email:b@example.org"]
+    assert all(r.error.startswith("cannot reach 127.0.0.1:") and r.pending == 1 for r in results)
+
+
+def test_a_damaged_ledger_is_reported_and_never_fails_or_resets(tmp_path):
+    from evidence.notify import notify_after_run
+
+    with WebhookServer() as hook:
+        settings = settings_for(tmp_path, hook.env())
+        path = ledger_path(settings.data_dir)
+        path.parent.mkdir(parents=True)
+        path.write_text("{not json")
+        [entry] = notify_after_run(settings, {"run_id": "R2", "status": "failed", "error": "x"})
+    assert entry["error"].startswith(f"alerts not sent: {path}: the alert ledger cannot be read")
+    assert hook.requests == [] and path.read_text() == "{not json"
+
+
+def test_the_readme_signature_check_accepts_a_real_delivery_and_refuses_a_forgery(tmp_path):
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    snippet = readme.split("Verifying the signature in Python:", 1)[1]
+    snippet = snippet.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(snippet, namespace)  # the README's own code, as a clinic would paste it
+    verify = namespace["verify"]
+    with WebhookServer() as hook:
+        deliver(settings_for(tmp_path, hook.env()), digest(RETRACTED))
+    [got] = hook.accepted
+    assert verify(WEBHOOK_SECRET, got.headers, got.raw)
+    assert not verify(WEBHOOK_SECRET, got.headers, got.raw.replace(b"90000001", b"90000002"))
+    assert not verify("another-secret", got.headers, got.raw)
+    stale = {
+        **got.headers,
+        "X-Evidence-Timestamp": str(int(got.headers["X-Evidence-Timestamp"]) - 3600),
+    }
+    assert not verify(WEBHOOK_SECRET, stale, got.raw)
