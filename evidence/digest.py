@@ -135,8 +135,9 @@ def _notice_items(alerts: list[Mapping[str, Any]]) -> list[AlertItem]:
         cited = f"cited for {', '.join(claims)}"
         for kind in alert.get("kinds", ()):
             notices = tuple(alert.get("notices", ()))
-            # An erratum's key names its notices: a second erratum is a second alert.
-            suffix = f":{','.join(notices)}" if kind == "erratum" else ""
+            # An erratum's key names its errata: a second erratum is a second alert.
+            errata = ",".join(alert.get("errata", ()))
+            suffix = f":{errata}" if kind == "erratum" else ""
             out.append(
                 AlertItem(
                     key=f"{kind}:{pmid}{suffix}",

@@ -13,6 +13,7 @@ from .digest import KIND_LABELS, AlertItem, Digest
 
 WEBHOOK_SCHEMA = "evidence-alerts"
 WEBHOOK_VERSION = 1
+MAX_LINKED = 10  # studies linked per alert in an e-mail (a first run can add hundreds)
 
 
 def pubmed_url(pmid: str) -> str:
@@ -55,8 +56,10 @@ def render_text(digest: Digest, items: Sequence[AlertItem], dashboard_url: str) 
             url = claim_url(dashboard_url, claim_id)
             if url:
                 lines.append(f"  Claim {claim_id}: {url}")
-        for pmid in item.pmids:
+        for pmid in item.pmids[:MAX_LINKED]:
             lines.append(f"  PMID {pmid}: {pubmed_url(pmid)}")
+        if len(item.pmids) > MAX_LINKED:
+            lines.append(f"  and {len(item.pmids) - MAX_LINKED} more (see the dashboard)")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -68,7 +71,9 @@ def render_html(digest: Digest, items: Sequence[AlertItem], dashboard_url: str) 
             _a(claim_url(dashboard_url, c), f"Claim {c}") if dashboard_url else escape(c)
             for c in item.claim_ids
         ]
-        links += [_a(pubmed_url(p), f"PMID {p}") for p in item.pmids]
+        links += [_a(pubmed_url(p), f"PMID {p}") for p in item.pmids[:MAX_LINKED]]
+        if len(item.pmids) > MAX_LINKED:
+            links.append(escape(f"and {len(item.pmids) - MAX_LINKED} more (see the dashboard)"))
         rows.append(
             "<li><strong>"
             + escape(item.label)

@@ -265,6 +265,7 @@ def _alerts(
                 "notices": sorted(
                     {*rec["retraction_notices"], *rec["errata"], *rec["concern_notices"]}
                 ),
+                "errata": sorted(rec["errata"]),
                 "title": rec["title"] if isinstance(rec["title"], str) else "",
             }
         )

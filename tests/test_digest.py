@@ -165,3 +165,40 @@ def test_rendered_for_people_and_for_machines():
     assert first["kind"] == "retracted" and first["urgency"] == 0
     assert first["pubmed_urls"] == ["https://pubmed.ncbi.nlm.nih.gov/90000001/"]
     assert AlertItem.from_dict(first) == d.items[0]  # a pending item survives the ledger
+
+
+def test_an_email_lists_at_most_ten_studies_per_alert_the_webhook_all():
+    from evidence.digest import Digest
+
+    many = AlertItem(
+        key="new_candidates:C03:R2",
+        kind="new_candidates",
+        title="C03: 25 new candidate studies",
+        claim_ids=("C03",),
+        pmids=tuple(str(90000100 + n) for n in range(25)),
+    )
+    d = Digest("R2", "success", NOW.isoformat(), (many,))
+    text = render_text(d, d.items, "")
+    assert text.count("https://pubmed.ncbi.nlm.nih.gov/") == 10
+    assert "and 15 more (see the dashboard)" in text
+    assert render_html(d, d.items, "").count("<a href=") == 10
+    assert len(webhook_body(d, d.items, "")["items"][0]["pubmed_urls"]) == 25
+
+
+def test_each_new_erratum_is_its_own_alert_a_concern_one_per_study():
+    def alert(errata, kinds):
+        return {
+            "pmid": "90000001",
+            "claims": ["C01", "C02"],
+            "kinds": kinds,
+            "errata": errata,
+            "notices": errata,
+        }
+
+    first = digest(alerts=[alert(["90000091"], ["erratum", "expression_of_concern"])])
+    second = digest(alerts=[alert(["90000091", "90000092"], ["erratum"])])
+    keys = [i.key for i in first.items if i.pmids == ("90000001",)]
+    assert keys == ["expression_of_concern:90000001", "erratum:90000001:90000091"]
+    assert "erratum:90000001:90000091,90000092" in {i.key for i in second.items}
+    concern = first.items[0]
+    assert concern.headline == "Expression of concern: PMID 90000001, cited for C01, C02"
