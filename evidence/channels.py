@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import smtplib
 import ssl
 import time
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.util import Retry, Timeout
@@ -127,13 +129,38 @@ def post_webhook(settings: Settings, body: Mapping[str, Any]) -> str:
     http = urllib3.PoolManager(
         retries=retry, timeout=Timeout(total=settings.webhook_timeout), cert_reqs="CERT_REQUIRED"
     )
+    hidden = _HidePath(urlsplit(settings.webhook_url).path)
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    pool_log.addFilter(hidden)
     try:
         answer = http.request("POST", settings.webhook_url, body=raw, headers=headers)
+    except urllib3.exceptions.MaxRetryError as exc:
+        reason = hidden.hide(f"{type(exc.reason).__name__}: {exc.reason}")
+        return f"webhook unreachable after {settings.webhook_retries} retries ({reason})"
     except urllib3.exceptions.HTTPError as exc:
-        return f"webhook unreachable after {settings.webhook_retries} retries: {exc}"
+        return hidden.hide(f"webhook request failed: {type(exc).__name__}: {exc}")
     finally:
+        pool_log.removeFilter(hidden)
         http.clear()
     if 200 <= answer.status < 300:
         return ""
     tries = len(answer.retries.history) + 1 if answer.retries else 1
     return f"webhook answered HTTP {answer.status} (after {tries} tries)"
+
+
+class _HidePath(logging.Filter):
+    """A webhook URL's path is often its secret (Slack, Teams): urllib3 logs it on each retry,
+    and Python prints such warnings on stderr, so it is masked there and in errors."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path if len(path) > 1 else ""
+
+    def hide(self, text: str) -> str:
+        return text.replace(self.path, "/***") if self.path else text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.path and self.path in message:
+            record.msg, record.args = self.hide(message), None
+        return True

@@ -18,6 +18,7 @@ from tests.alert_servers import (
     WEBHOOK_SECRET,
     SmtpServer,
     WebhookServer,
+    free_port,
 )
 
 NOW = pd.Timestamp("2026-11-26T12:00:00Z")
@@ -305,3 +306,18 @@ def test_the_readme_signature_check_accepts_a_real_delivery_and_refuses_a_forger
         "X-Evidence-Timestamp": str(int(got.headers["X-Evidence-Timestamp"]) - 3600),
     }
     assert not verify(WEBHOOK_SECRET, stale, got.raw)
+
+
+def test_a_dead_webhook_is_retried_and_its_secret_path_never_logged(tmp_path, caplog):
+    url = f"http://127.0.0.1:{free_port()}/services/T000/SECRET-PATH-TOKEN"  # nothing listens
+    settings = settings_for(
+        tmp_path,
+        {"EVIDENCE_WEBHOOK_URL": url, "EVIDENCE_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    )
+    with caplog.at_level("WARNING", logger="urllib3"):
+        [result] = deliver(settings, digest(RETRACTED))
+    retries = [r for r in caplog.records if "Retrying" in r.getMessage()]
+    assert len(retries) == 4  # webhook_retries by default
+    assert result.error.startswith("webhook unreachable after 4 retries (NewConnectionError")
+    assert "SECRET-PATH-TOKEN" not in caplog.text + result.error
+    assert result.pending == 1
