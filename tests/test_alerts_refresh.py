@@ -126,3 +126,12 @@ def test_a_failed_refresh_alerts_and_says_how_long_since_the_last_success(
     assert "* Refresh failed: run " in second and "No successful refresh" not in second  # once
     kinds = [[i["kind"] for i in h.body["items"]] for h in hook.accepted[-2:]]
     assert kinds == [["run_failed", "no_recent_success"], ["run_failed"]]
+    assert "api_key=***" in first and "test-key" not in first  # the NCBI key stays masked
+    report = latest_report(data_dir)
+    assert report["status"] == "failed"
+    assert sorted(d["target"] for d in report["alert_deliveries"]) == [
+        f"email:{CURATOR}",
+        "webhook",
+    ]
+    assert all(d["error"] == "" for d in report["alert_deliveries"])
+    assert "alert not delivered" not in capsys.readouterr().err
