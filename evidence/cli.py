@@ -1,4 +1,4 @@
-"""The `evidence` command: refresh, build-default, store check/rollback, import, verdicts.
+"""The `evidence` command: refresh, notify, build-default, store check/rollback, import, verdicts.
 
 Errors are translated here only.
 
