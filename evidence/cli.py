@@ -1,4 +1,4 @@
-"""The `evidence` command: refresh, build-default, store check/rollback, import, verdicts.
+"""The `evidence` command: refresh, notify, build-default, store check/rollback, import, verdicts.
 
 Errors are translated here only.
 
@@ -92,6 +92,14 @@ def parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
     )
 
+    n = sub.add_parser("notify", help="send the latest refresh's alerts, or a test message")
+    mode = n.add_mutually_exclusive_group()
+    mode.add_argument("--test", action="store_true", help="a test message through every channel")
+    mode.add_argument("--dry-run", action="store_true", help="print the digest, send nothing")
+    n.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", metavar="DIR", help="data directory"
+    )
+
     sub.add_parser("add-editor", help="add or reset a dashboard editor (see add-editor --help)")
 
     i = sub.add_parser("import", help="import curated evidence (.jsonl/.csv) or a PubMed .nbib")
@@ -147,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.full and args.since:
                 raise ConfigError("since", "--since and --full exclude each other")
             return _refresh(settings, args)
+        if args.command == "notify":
+            return _notify(settings, args)
         if args.command == "build-default":
             return run_build_default(settings, args)
         if args.command == "store":
@@ -356,8 +366,10 @@ def _refresh(settings, args: argparse.Namespace) -> int:
     try:
         report = run_refresh(settings, options)
     except RefreshFailed as exc:
+        _alert_failures(exc.report.alert_failures)
         print(f"report: {report_path(settings.data_dir, exc.report.run_id, 'md')}", file=sys.stderr)
         raise
+    _alert_failures(report.alert_failures)
     if report.missing_pmids:
         print(
             f"evidence: partial: {len(report.missing_pmids)} PMIDs not returned by PubMed "
@@ -372,6 +384,47 @@ def _refresh(settings, args: argparse.Namespace) -> int:
     )
     print(f"report: {settings.data_dir / 'reports' / f'refresh-{report.run_id}.md'}")
     return 0
+
+
+def _alert_failures(lines: list[str]) -> None:
+    for line in lines:
+        print(f"evidence: alert not delivered: {line}", file=sys.stderr)
+
+
+def _notify(settings, args: argparse.Namespace) -> int:
+    """`evidence notify`: --test sends a test message everywhere; otherwise the latest run's
+    digest (and earlier failed alerts) goes out, or with --dry-run is printed. Exit 1 when a
+    channel failed (the alerts stay pending)."""
+    import json
+
+    from .notify import deliver, digest_for_run, send_test, targets
+
+    if not args.test:
+        reports = sorted((settings.data_dir / "reports").glob("refresh-*.json"))
+        if not reports:
+            print(
+                f"evidence: no refresh report in {settings.data_dir / 'reports'}", file=sys.stderr
+            )
+            return 1
+        digest = digest_for_run(settings, json.loads(reports[-1].read_text(encoding="utf-8")))
+        if args.dry_run:
+            from .digest_render import render_text
+
+            print(render_text(digest, digest.items, settings.dashboard_url), end="")
+            return 0
+    if not targets(settings):
+        print(
+            "evidence: no alert channel configured (alert_email_to or webhook_url; "
+            "see README, Alerts)",
+            file=sys.stderr,
+        )
+        return 2
+    results = send_test(settings) if args.test else deliver(settings, digest)
+    for result in results:
+        print(result.describe(), file=sys.stderr if result.error else sys.stdout)
+    if not results:
+        print("nothing to send")
+    return 1 if any(r.error for r in results) else 0
 
 
 if __name__ == "__main__":

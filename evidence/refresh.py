@@ -111,6 +111,11 @@ class RefreshReport:
     retries: int = 0
     offline_misses: list[str] = field(default_factory=list)
     error: str = ""
+    alert_deliveries: list[dict[str, Any]] = field(default_factory=list)  # see evidence.notify
+
+    @property
+    def alert_failures(self) -> list[str]:
+        return [d["text"] for d in self.alert_deliveries if d["error"]]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
@@ -171,6 +176,9 @@ class RefreshReport:
         ]
         if not self.verdict_changes:
             lines.append("- none")
+        if self.alert_deliveries:
+            lines += ["", "## Alerts delivered", ""]
+            lines += [f"- {d['text']}" for d in self.alert_deliveries]
         if self.changes:
             lines += ["", "## Changed records", ""]
             lines += [f"- PMID {c['pmid']}: {c['summary']}" for c in self.changes]
@@ -238,14 +246,29 @@ def _alerts(
         if not flags or not claims:
             continue
         rec = records.loc[row.pmid]
-        what = []
+        what, kinds = [], []
         if "retracted" in flags and rec["retracted"]:
             what.append("RETRACTED")
+            kinds.append("retracted")
         if "errata" in flags:
             what.append(f"erratum {', '.join(rec['errata'])}")
+            kinds.append("erratum")
         if "expression_of_concern" in flags and rec["expression_of_concern"]:
             what.append("expression of concern")
-        out.append({"pmid": row.pmid, "claims": claims, "what": "; ".join(what) or row.summary})
+            kinds.append("expression_of_concern")
+        out.append(
+            {
+                "pmid": row.pmid,
+                "claims": claims,
+                "what": "; ".join(what) or row.summary,
+                "kinds": kinds,  # for the alert digest
+                "notices": sorted(
+                    {*rec["retraction_notices"], *rec["errata"], *rec["concern_notices"]}
+                ),
+                "errata": sorted(rec["errata"]),
+                "title": rec["title"] if isinstance(rec["title"], str) else "",
+            }
+        )
     return out
 
 
@@ -349,7 +372,7 @@ def _run_locked(
         )
     except (KeyboardInterrupt, SystemExit):
         report.status, report.error = "failed", f"interrupted after {progress.describe()}"
-        _finish(settings, report, client, clock, started)
+        _finish(settings, report, client, clock, started, alerts=False)
         raise
     except EvidenceError as exc:
         cause = exc
@@ -401,6 +424,8 @@ def _finish(
     client: PubMed,
     clock: float,
     started: pd.Timestamp,
+    *,
+    alerts: bool = True,
 ) -> None:
     stats = client.stats
     report.network_requests, report.cache_hits = stats.network, stats.cache_hits
@@ -408,6 +433,10 @@ def _finish(
     report.duration_s = time.monotonic() - clock
     report.ended_at = (started + pd.Timedelta(seconds=report.duration_s)).isoformat()
     report.error = redact(report.error, settings)
+    if alerts and report.status != "dry-run":
+        from .notify import notify_after_run  # after the store is settled; never raises
+
+        report.alert_deliveries = notify_after_run(settings, asdict(report))
     try:
         write_report(settings, report)
     except OSError as exc:  # e.g. the disk is full: say so where cron mails it

@@ -11,7 +11,7 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,22 @@ class Settings:
     backoff_factor: float = 0.5
     backoff_max: float = 60.0
     recheck_days: float = 7.0
+    # Alerts after each refresh (see README "Alerts"); every channel is off until configured.
+    alert_email_to: str = ""  # comma-separated recipients
+    alert_email_from: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)  # secret: env or a file outside the repo
+    smtp_ca_file: str = ""  # extra CA bundle for a server with a private certificate
+    smtp_timeout: float = 30.0
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)  # secret, as smtp_password
+    webhook_timeout: float = 10.0
+    webhook_retries: int = 4
+    dashboard_url: str = ""  # e.g. https://evidence.example.org, for claim links in alerts
+    alert_always: bool = False  # send a digest even when nothing changed
+    alert_stale_days: float = 21.0  # alert when no refresh has succeeded for this long
 
     @property
     def requests_per_second(self) -> float:
@@ -88,10 +104,40 @@ class Settings:
                 raise ConfigError(name, "must be greater than 0")
         if self.max_retries < 0:
             raise ConfigError("max_retries", "must be 0 or more")
+        self._validate_alerts()
         return self
+
+    @property
+    def alert_recipients(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.alert_email_to.split(",") if a.strip())
+
+    def _validate_alerts(self) -> None:
+        for address in self.alert_recipients:
+            if "@" not in address:
+                raise ConfigError("alert_email_to", f"{address!r} is not an e-mail address")
+        if self.alert_recipients and not self.smtp_host:
+            raise ConfigError("smtp_host", "needed to send alerts to alert_email_to")
+        if self.alert_recipients and "@" not in (self.alert_email_from or self.smtp_user):
+            raise ConfigError("alert_email_from", "needed (an e-mail address) to send alerts")
+        if not 0 < self.smtp_port < 65536:
+            raise ConfigError("smtp_port", "must be between 1 and 65535")
+        if self.smtp_ca_file and not Path(self.smtp_ca_file).is_file():
+            raise ConfigError("smtp_ca_file", f"{self.smtp_ca_file} is not a file")
+        for name in ("webhook_url", "dashboard_url"):
+            value = getattr(self, name)
+            if value and not value.startswith(("http://", "https://")):
+                raise ConfigError(name, f"must be an http(s) URL, got {value!r}")
+        if self.webhook_url and not self.webhook_secret:
+            raise ConfigError("webhook_secret", "needed to sign webhook alerts (set it in env)")
+        for name in ("smtp_timeout", "webhook_timeout", "alert_stale_days"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise ConfigError(name, "must be greater than 0")
+        if self.webhook_retries < 0:
+            raise ConfigError("webhook_retries", "must be 0 or more")
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
+_REPO_DIR = REPO_DATA_DIR.parent
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -148,6 +194,7 @@ def load_settings(
             raise ConfigError(
                 unknown[0], f"unknown key in {config_file}; valid keys: {', '.join(_FIELDS)}"
             )
+        _refuse_secrets_in_repo(Path(config_file), file_values)
         values.update(file_values)
     values.update(env_values)
     values.update(overrides)
@@ -160,3 +207,15 @@ def load_settings(
 def replace(settings: Settings, **changes: Any) -> Settings:
     """A validated copy with some settings changed."""
     return dataclasses.replace(settings, **changes).validate()
+
+
+def _refuse_secrets_in_repo(config_file: Path, file_values: Mapping[str, Any]) -> None:
+    """Alert secrets never sit in a file inside the repository, where they could be committed."""
+    inside = config_file.resolve().is_relative_to(_REPO_DIR.resolve())
+    for name in ("smtp_password", "webhook_secret"):
+        if inside and file_values.get(name):
+            raise ConfigError(
+                name,
+                f"secret in {config_file}, inside the repository; set EVIDENCE_{name.upper()} "
+                "or use a config file outside it (EVIDENCE_CONFIG)",
+            )

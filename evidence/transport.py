@@ -83,12 +83,17 @@ def _unreachable(cause: object) -> bool:
 
 
 def redact(text: str, settings: Settings) -> str:
-    """``text`` without the API key and e-mail address, raw or URL-encoded, nor any
+    """``text`` without the API key, e-mail address and alert secrets, raw or URL-encoded, nor any
     ``api_key=``/``email=`` value: error pages echo the request URL, and messages end up in
     reports, logs and cron mail."""
     forms = {
         form
-        for secret in (settings.api_key, settings.email)
+        for secret in (
+            settings.api_key,
+            settings.email,
+            settings.smtp_password,
+            settings.webhook_secret,
+        )
         if secret
         for form in (secret, quote(secret), quote(secret, safe=""), quote_plus(secret))
     }
