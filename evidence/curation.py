@@ -18,12 +18,12 @@ from .auth import User, require_editor
 from .claims import Registry
 from .errors import FetchError, StoreError
 from .imports import fetch_pmids
-from .merges import append_audit, apply_curation, apply_directness
+from .merges import append_audit, apply_directness
 from .partitions import Delta
 from .pmids import MAX_PMID_DIGITS, is_pmid
 from .schema import CURATOR_STANCES, VERDICTS
 from .settings import Settings
-from .store import Snapshot, Store
+from .store import Snapshot, Store, curated_links
 from .transport import HostUnreachable
 from .verdict import Verdict, grade_claims, linked_facts, verdicts_frame
 
@@ -129,24 +129,9 @@ def curate(
     at = pd.Timestamp.now(tz="UTC").floor("us")
 
     def edit(snap: Snapshot) -> tuple[pd.DataFrame, dict[str, Any]]:
-        links = snap["links"]
-        linked = (links["claim_id"].eq(claim_id) & links["pmid"].eq(pmid)).any()
-        # Only a new link needs to know the record is stored; no record is decoded.
-        stored = links.iloc[0:0][["pmid"]] if linked else snap.rows("records", [pmid], ["pmid"])
-        try:
-            return apply_curation(
-                links,
-                stored,
-                actor=actor,
-                claim_id=claim_id,
-                pmid=pmid,
-                at=at,
-                stance=stance,
-                note=note,
-                action=action,
-            )
-        except ValueError as e:
-            raise StoreError(f"curation of claim {claim_id!r} / PMID {pmid}: {e}") from e
+        return curated_links(
+            snap, actor, claim_id, pmid, at=at, stance=stance, note=note, action=action
+        )
 
     return _commit_edit(store, actor, claim_id, at, edit, registry)
 

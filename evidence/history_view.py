@@ -27,6 +27,7 @@ from .curation import (
     SET_STANCE,
     is_edit,
 )
+from .labels import count, when
 from .store import rows_of
 
 RUN_COLUMNS = [
@@ -55,22 +56,6 @@ _KIND = {
 
 
 # --- words -------------------------------------------------------------------------------------
-
-
-def when(value: Any) -> str:
-    """A stored time for people: "26 Nov 2026 14:03", or "26 Nov 2026" when no time of day was
-    recorded (midnight exactly, as a dated import writes); "" when there is none."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    ts = pd.Timestamp(value)
-    ts = ts.tz_convert("UTC") if ts.tzinfo is not None else ts
-    day = f"{ts.day} {ts:%b %Y}"
-    return day if ts == ts.normalize() else f"{day} {ts:%H:%M}"
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """ "1 study", "2 studies"."""
-    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def grade_text(grade: Any, score: Any) -> str:
@@ -140,8 +125,8 @@ def runs_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "Run": runs["run_id"].astype(str),
-            "Started (UTC)": runs["started_at"].map(when),
-            "Finished (UTC)": runs["ended_at"].map(when),
+            "Started (UTC)": runs["started_at"].map(lambda v: when(v, long=True)),
+            "Finished (UTC)": runs["ended_at"].map(lambda v: when(v, long=True)),
             "Status": runs["status"].map(lambda s: _STATUS.get(as_text(s), as_text(s))),
             "Kind": runs["mode"].map(lambda m: _KIND.get(as_text(m), as_text(m).capitalize())),
             "New studies": runs["new_records"].fillna(0).astype(int),
@@ -244,7 +229,7 @@ def audit_log(tables: Mapping[str, pd.DataFrame], claim_id: str | None = None) -
     regraded = _edit_verdicts(tables)
     rows = [
         {
-            "When (UTC)": when(r["at"]),
+            "When (UTC)": when(r["at"], long=True),
             "Who": as_text(r["actor"]),
             "What happened": describe_action(r, with_claim=claim_id is None),
             "Verdict": regraded.get((r["claim_id"], r["at"]), ""),
@@ -285,7 +270,7 @@ def verdict_history(tables: Mapping[str, pd.DataFrame], claim_id: str) -> pd.Dat
                 kind = _run_kind(runs, row["run_id"])
                 what = f"{kind} (run {row['run_id']})"
                 if new:
-                    what += f": {plural(new, 'new study', 'new studies')} linked"
+                    what += f": {count(new, 'new study')} linked"
                 who = "the import" if "import" in kind.lower() else "the refresh"
                 entries.append(_entry(row["computed_at"], who, what, change, row["score"]))
         before = row
@@ -306,7 +291,7 @@ def _run_kind(runs: pd.DataFrame | None, run_id: str) -> str:
 
 def _entry(at: Any, who: str, what: str, verdict: str, score: Any) -> dict[str, Any]:
     return {
-        "When (UTC)": when(at),
+        "When (UTC)": when(at, long=True),
         "Who": who,
         "What happened": what,
         "Verdict": verdict,

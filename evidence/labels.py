@@ -131,17 +131,19 @@ def count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n:,} {singular if n == 1 else plural}"
 
 
-def when(value: Any) -> str:
-    """A stored time for a reader: "2026-11-26 14:03", or just the date when it has no time of
-    day (a run dated at midnight is a date, not "00:00:00"); "" when missing."""
+def when(value: Any, *, long: bool = False) -> str:
+    """A stored time for a reader, in UTC: "2026-11-26 14:03" (sorts as text, for table cells)
+    or, ``long``, "26 Nov 2026 14:03" (for sentences); just the date when it has no time of day
+    (a run dated at midnight is a date, not "00:00:00"); "" when missing."""
     if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
         return ""
     ts = pd.Timestamp(value)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC")
-    if (ts.hour, ts.minute, ts.second, ts.microsecond) == (0, 0, 0, 0):
-        return ts.strftime("%Y-%m-%d")
-    return ts.strftime("%Y-%m-%d %H:%M")
+    date = f"{ts.day} {ts:%b %Y}" if long else f"{ts:%Y-%m-%d}"
+    if ts == ts.normalize():
+        return date
+    return f"{date} {ts:%H:%M}"
 
 
 def day(value: Any) -> str:

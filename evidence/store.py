@@ -666,24 +666,9 @@ class Store:
         def change(snap: Snapshot) -> dict[str, Change]:
             if not snap["claims"]["claim_id"].eq(claim_id).any():
                 raise StoreError(f"unknown claim {claim_id!r}: it is not in the claims table")
-            links = snap["links"]
-            linked = (links["claim_id"].eq(claim_id) & links["pmid"].eq(pmid)).any()
-            # Only a new link needs to know the record is stored; no record is decoded.
-            stored = links.iloc[0:0][["pmid"]] if linked else snap.rows("records", [pmid], ["pmid"])
-            try:
-                links, audit_row = apply_curation(
-                    links,
-                    stored,
-                    actor=actor,
-                    claim_id=claim_id,
-                    pmid=pmid,
-                    at=at,
-                    stance=stance,
-                    note=note,
-                    action=action,
-                )
-            except ValueError as e:
-                raise StoreError(f"curation of claim {claim_id!r} / PMID {pmid}: {e}") from e
+            links, audit_row = curated_links(
+                snap, actor, claim_id, pmid, at=at, stance=stance, note=note, action=action
+            )
             mine = links[links["claim_id"].eq(claim_id) & links["pmid"].eq(pmid)]
             return {"links": Delta(mine), "audit": append_audit(snap["audit"], [audit_row])}
 
@@ -1042,6 +1027,38 @@ class Store:
                 except (ValueError, TypeError, pa.ArrowException) as e:
                     raise SchemaVersionError(f"migrated table {name!r} does not fit ({e})") from e
             self._commit(manifest, plans, actor=f"migration from v{manifest.schema_version}")
+
+
+def curated_links(
+    snap: Snapshot,
+    actor: str,
+    claim_id: str,
+    pmid: str,
+    *,
+    at: pd.Timestamp,
+    stance: str | None,
+    note: str | None,
+    action: str | None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The links after a curator's stance and/or note, and the audit row, without decoding
+    any record: only a new link needs to know its record is stored (read from its PMID range)."""
+    links = snap["links"]
+    linked = (links["claim_id"].eq(claim_id) & links["pmid"].eq(pmid)).any()
+    stored = links.iloc[0:0][["pmid"]] if linked else snap.rows("records", [pmid], ["pmid"])
+    try:
+        return apply_curation(
+            links,
+            stored,
+            actor=actor,
+            claim_id=claim_id,
+            pmid=pmid,
+            at=at,
+            stance=stance,
+            note=note,
+            action=action,
+        )
+    except ValueError as e:
+        raise StoreError(f"curation of claim {claim_id!r} / PMID {pmid}: {e}") from e
 
 
 def _all_done(calls: Mapping[Any, tuple[Callable[..., Any], tuple[Any, ...]]]) -> dict[Any, Any]:

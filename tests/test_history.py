@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evidence import curation, history_view, views
+from evidence import curation, history_view, labels, views
 from evidence.auth import EDITOR, User
 from evidence.schema import RUNS
 from evidence.store import Store
@@ -40,15 +40,17 @@ def _no_raw_cells(frame: pd.DataFrame) -> None:
 
 
 def test_dates_read_as_dates_and_counts_agree_in_number() -> None:
-    assert history_view.when(pd.Timestamp("2026-11-26", tz="UTC")) == "26 Nov 2026"
-    assert history_view.when(pd.Timestamp("2026-11-26 14:03:59", tz="UTC")) == "26 Nov 2026 14:03"
-    assert history_view.when(pd.Timestamp("2026-11-26 15:03", tz="Europe/Paris")) == (
+    assert labels.when(pd.Timestamp("2026-11-26", tz="UTC"), long=True) == "26 Nov 2026"
+    assert (
+        labels.when(pd.Timestamp("2026-11-26 14:03:59", tz="UTC"), long=True) == "26 Nov 2026 14:03"
+    )
+    assert labels.when(pd.Timestamp("2026-11-26 15:03", tz="Europe/Paris"), long=True) == (
         "26 Nov 2026 14:03"
     )
-    assert history_view.when(None) == history_view.when(pd.NaT) == ""
-    assert history_view.plural(1, "study", "studies") == "1 study"
-    assert history_view.plural(2, "study", "studies") == "2 studies"
-    assert history_view.plural(0, "action") == "0 actions"
+    assert labels.when(None, long=True) == labels.when(pd.NaT, long=True) == ""
+    assert labels.count(1, "study") == "1 study"
+    assert labels.count(2, "new study") == "2 new studies"
+    assert labels.count(0, "action") == "0 actions"
 
 
 def test_run_changes_compare_each_claim_with_its_verdict_before_the_run(store: Store) -> None:

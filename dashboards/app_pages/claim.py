@@ -368,7 +368,7 @@ else:
 
 audit = history_view.audit_log(snap, claim_id)
 if len(audit):
-    label = f"Editors' actions on {claim_id} ({history_view.plural(len(audit), 'action')})"
+    label = f"Editors' actions on {claim_id} ({labels.count(len(audit), 'action')})"
     with st.expander(label):
         st.dataframe(
             audit,

@@ -3,7 +3,7 @@
 import streamlit as st
 import ui
 
-from evidence import claim_view, history_view, views
+from evidence import claim_view, history_view, labels, views
 
 ui.page("Refresh history")
 snap = ui.require_snapshot()
@@ -69,7 +69,7 @@ st.subheader("Editors' actions")
 if audit.empty:
     st.caption("No editor has changed anything yet.")
 else:
-    st.caption(f"{history_view.plural(len(audit), 'action')}, newest first.")
+    st.caption(f"{labels.count(len(audit), 'action')}, newest first.")
     st.dataframe(
         audit,
         hide_index=True,
