@@ -7,6 +7,7 @@ are never downloaded (no `playwright install`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -41,12 +42,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path):
+@contextlib.contextmanager
+def streamlit_server(data: Path, logs: Path, *, cwd: Path, extra: tuple[str, ...] = ()):
+    """`streamlit run dashboards/app.py` on a free port of 127.0.0.1 over ``data``, from ``cwd``
+    (the repository root reads .streamlit/config.toml, as the README's command does); yields
+    its URL and port once its health endpoint answers."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    data = make_data_dir(tmp_path)
     port = _free_port()
     env = {**os.environ, "EVIDENCE_DATA_DIR": str(data)}
     cmd = [
@@ -59,17 +62,15 @@ def server(tmp_path: Path):
         "true",
         "--server.port",
         str(port),
-        "--server.address",
-        "127.0.0.1",
         "--server.fileWatcherType",
         "none",
-        "--browser.gatherUsageStats",
-        "false",
         "--global.developmentMode",
         "false",
+        *extra,
     ]
-    log = (tmp_path / "streamlit.log").open("w")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log_path = logs / "streamlit.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180  # a loaded 2-core machine can be slow to start it
@@ -81,11 +82,9 @@ def server(tmp_path: Path):
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.close()
-                    pytest.fail(
-                        "streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text()
-                    )
-                time.sleep(0.3)
-        yield url, data
+                    pytest.fail("streamlit did not start:\n" + log_path.read_text())
+                time.sleep(0.3)  # polling the health endpoint, not waiting a fixed time
+        yield url, port
     finally:
         proc.terminate()
         try:
@@ -93,6 +92,14 @@ def server(tmp_path: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    data = make_data_dir(tmp_path)
+    extra = ("--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false")
+    with streamlit_server(data, tmp_path, cwd=tmp_path, extra=extra) as (url, _):
+        yield url, data
 
 
 def settled(page) -> None:

@@ -19,13 +19,8 @@ Debian's chromium or playwright is missing. Waits on what the page shows, never 
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +32,7 @@ from evidence.content import read_post
 from evidence.reference import Reference
 from evidence.store import Store
 from tests.dashboard_store import make_data_dir
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, REPO, _free_port, settled
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, REPO, settled, streamlit_server
 
 ARTIFACTS = REPO / "test-artifacts" / "pages"
 WIDTH, HEIGHT = 1400, 1000
@@ -79,52 +74,10 @@ def _listening_addresses(port: int) -> set[str]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """`streamlit run dashboards/app.py` from the repository root, as the README starts it (no
     --server.address: the address comes from .streamlit/config.toml)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     tmp = tmp_path_factory.mktemp("pages")
     data = make_data_dir(tmp)
-    port = _free_port()
-    env = {**os.environ, "EVIDENCE_DATA_DIR": str(data)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "dashboards/app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.fileWatcherType",
-        "none",
-        "--global.developmentMode",
-        "false",
-    ]
-    log_path = tmp / "streamlit.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.close()
-                    pytest.fail("streamlit did not start:\n" + log_path.read_text())
-                time.sleep(0.3)  # polling the health endpoint, not waiting a fixed time
+    with streamlit_server(data, tmp, cwd=REPO) as (url, port):
         yield url, data, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

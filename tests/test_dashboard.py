@@ -88,31 +88,8 @@ def test_overview_shows_every_claim_with_its_verdict(app: AppTest, data_dir: Pat
 
 
 def test_overview_puts_a_claim_needing_attention_first(app: AppTest, data_dir: Path) -> None:
-    import pandas as pd
-
-    from evidence.merges import upsert_links
-    from evidence.schema import LINKS
-    from tests import store_synthetic as syn
-
-    store = Store.open(data_dir / "store")
-    assert list(_first_screen(app))[0] != "C04"
-    suggested = syn.links(
-        [
-            syn.link(
-                "C04",  # a Well supported claim: last on the first screen until now
-                0,
-                pmid="29955803",  # a real corpus RCT not linked to C04
-                stance="contradicts",
-                stance_origin="suggested",
-                stance_confidence=0.8,
-                first_linked_run="default",
-                updated_at=pd.Timestamp("2026-11-26", tz="UTC"),
-            )
-        ]
-    )
-    store.update(
-        lambda s: {"links": LINKS.conform(upsert_links(s["links"], suggested))}, actor="tests"
-    )
+    assert list(_first_screen(app))[0] != "C04"  # a Well supported claim: last until now
+    _suggest_contradiction(data_dir, "C04")
     app.run()
     rows = _first_screen(app)
     assert list(rows)[0] == "C04"
@@ -309,30 +286,7 @@ def test_claim_page_reads_the_why_first_and_shows_each_part(app: AppTest) -> Non
 
 
 def test_a_suggested_contradiction_shows_needs_review(app: AppTest, data_dir: Path) -> None:
-    import pandas as pd
-
-    from evidence.merges import upsert_links
-    from evidence.schema import LINKS
-    from tests import store_synthetic as syn
-
-    store = Store.open(data_dir / "store")
-    suggested = syn.links(
-        [
-            syn.link(
-                "C07",
-                0,
-                pmid="29955803",  # a real corpus RCT not linked to C07
-                stance="contradicts",
-                stance_origin="suggested",
-                stance_confidence=0.8,
-                first_linked_run="default",
-                updated_at=pd.Timestamp("2026-11-26", tz="UTC"),
-            )
-        ]
-    )
-    store.update(
-        lambda s: {"links": LINKS.conform(upsert_links(s["links"], suggested))}, actor="tests"
-    )
+    _suggest_contradiction(data_dir, "C07")
     app.run()
     assert "a suggested study contradicts it" in _first_screen(app)["C07"]
     at = _goto(app, "claim", claim_id="C07")
@@ -364,3 +318,31 @@ def test_editor_marks_a_study_indirect_and_it_is_audited(app: AppTest, data_dir:
     link = store.read("links").query("claim_id == 'C07' and pmid == '36692954'").iloc[0]
     assert not link["direct"]
     assert any("Verdict now:" in s.value for s in at.success)
+
+
+def _suggest_contradiction(data_dir: Path, claim_id: str) -> None:
+    """A machine-suggested contradiction on ``claim_id`` from a real corpus RCT not linked to it,
+    committed as a refresh would."""
+    import pandas as pd
+
+    from evidence.merges import upsert_links
+    from evidence.schema import LINKS
+    from tests import store_synthetic as syn
+
+    suggested = syn.links(
+        [
+            syn.link(
+                claim_id,
+                0,
+                pmid="29955803",
+                stance="contradicts",
+                stance_origin="suggested",
+                stance_confidence=0.8,
+                first_linked_run="default",
+                updated_at=pd.Timestamp("2026-11-26", tz="UTC"),
+            )
+        ]
+    )
+    Store.open(data_dir / "store").update(
+        lambda s: {"links": LINKS.conform(upsert_links(s["links"], suggested))}, actor="tests"
+    )
