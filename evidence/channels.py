@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import urllib3
 from urllib3.util import Retry, Timeout
 
+from .labels import count
 from .settings import Settings
 
 SIGNATURE_HEADER = "X-Evidence-Signature"
@@ -136,7 +137,7 @@ def post_webhook(settings: Settings, body: Mapping[str, Any]) -> str:
         answer = http.request("POST", settings.webhook_url, body=raw, headers=headers)
     except urllib3.exceptions.MaxRetryError as exc:
         reason = hidden.hide(f"{type(exc.reason).__name__}: {exc.reason}")
-        return f"webhook unreachable after {settings.webhook_retries} retries ({reason})"
+        return f"webhook unreachable after {count(settings.webhook_retries, 'retry')} ({reason})"
     except urllib3.exceptions.HTTPError as exc:
         return hidden.hide(f"webhook request failed: {type(exc).__name__}: {exc}")
     finally:

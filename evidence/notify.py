@@ -18,6 +18,7 @@ from .alert_ledger import locked_ledger, target_state
 from .channels import email_message, post_webhook, send_emails
 from .digest import AlertItem, Digest, build_digest, notify_test_digest
 from .digest_render import render_html, render_text, subject, webhook_body
+from .labels import count
 from .settings import Settings
 from .transport import redact
 
@@ -32,8 +33,9 @@ class Delivery:
     def describe(self) -> str:
         where = self.target.replace("email:", "e-mail to ", 1)
         if self.error:
-            return f"{where}: failed ({self.error}); {self.pending} alerts kept for the next run"
-        return f"{where}: sent {self.sent} alert{'s' if self.sent != 1 else ''}"
+            kept = count(self.pending, "alert")
+            return f"{where}: failed ({self.error}); {kept} kept for the next run"
+        return f"{where}: sent {count(self.sent, 'alert')}"
 
 
 def targets(settings: Settings) -> list[str]:
