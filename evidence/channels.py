@@ -146,7 +146,7 @@ def post_webhook(settings: Settings, body: Mapping[str, Any]) -> str:
     if 200 <= answer.status < 300:
         return ""
     tries = len(answer.retries.history) + 1 if answer.retries else 1
-    return f"webhook answered HTTP {answer.status} (after {tries} tries)"
+    return f"webhook answered HTTP {answer.status} (after {count(tries, 'try')})"
 
 
 class _HidePath(logging.Filter):

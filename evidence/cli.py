@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from .errors import ConfigError, EvidenceError
+from .labels import count
 from .settings import load_settings
 from .store_cli import (
     add_build_default_options,
@@ -378,9 +379,10 @@ def _refresh(settings, args: argparse.Namespace) -> int:
         )
     print(
         f"refresh {report.run_id}: {report.status}; {report.new_records} new, "
-        f"{report.updated_records} changed, {len(report.alerts)} alerts, "
-        f"{len(report.verdict_changes)} verdict changes; {report.network_requests} network "
-        f"requests ({report.cache_hits} cache hits) in {report.duration_s:.1f} s"
+        f"{report.updated_records} changed, {count(len(report.alerts), 'alert')}, "
+        f"{count(len(report.verdict_changes), 'verdict change')}; "
+        f"{count(report.network_requests, 'network request')} "
+        f"({count(report.cache_hits, 'cache hit')}) in {report.duration_s:.1f} s"
     )
     print(f"report: {settings.data_dir / 'reports' / f'refresh-{report.run_id}.md'}")
     return 0

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from .labels import count
 from .levels import Rubric
 from .refresh import last_success
 
@@ -296,7 +297,10 @@ def _run_items(
                 key=f"run_partial:{run_id}",
                 kind="run_partial",
                 title=f"run {run_id}",
-                detail=f"PubMed did not return {len(missing)} records; the next run asks again.",
+                detail=(
+                    f"PubMed did not return {count(len(missing), 'record')}; "
+                    "the next run asks again."
+                ),
                 pmids=tuple(missing),
                 run_id=run_id,
             )

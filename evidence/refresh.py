@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from .claims import Registry, claims_frame
 from .errors import ConfigError, EvidenceError, OfflineMiss
+from .labels import count
 from .pipeline import (
     Batch,
     apply_batch,
@@ -130,7 +131,7 @@ class RefreshReport:
             f"(cache hits {self.cache_hits}, retries {self.retries})",
             f"- records: {self.new_records} new, {self.updated_records} changed",
             f"- re-checks of linked records: {self.rechecked} of {self.recheck_due} due "
-            f"answered by NCBI in {self.recheck_requests} requests"
+            f"answered by NCBI in {count(self.recheck_requests, 'request')}"
             + (f" ({self.recheck_note})" if self.recheck_note else ""),
         ]
         if self.error:
