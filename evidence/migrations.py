@@ -13,7 +13,6 @@ import pandas as pd
 
 from . import store
 from .facts import fact_rows
-from .relevance import CorpusStats, claim_terms, term_rows
 
 # "Indirect (ECT, not TMS): ..." -> "ECT, not TMS"
 _PARENTHESIS = re.compile(r"^\s*indirect\s*\(([^)]*)\)", re.IGNORECASE)
@@ -79,6 +78,9 @@ def v2_to_v3(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     verdicts get an empty ``basis``, so the next run grades every claim afresh. (That the large
     tables are now kept in PMID ranges needs no step: the store writes them so.)
     """
+    # Imported here: relevance brings bm25s and scipy (~40 MB), which a curator's edit never needs.
+    from .relevance import CorpusStats, claim_terms, term_rows
+
     terms = claim_terms(tables["claims"])
     vocabulary = set().union(*terms.values()) if terms else set()
     rows = term_rows(tables["records"], vocabulary)
