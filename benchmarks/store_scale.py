@@ -164,22 +164,29 @@ def _records_count(store_dir: Path) -> int:
     return len(views.columns(Store.open(store_dir).snapshot(), "records", ["pmid"]))
 
 
-def child_fold(store_dir: Path, batch_file: Path, base_records: int) -> dict[str, Any]:
-    import pandas as pd
-
+def _batch(records):
+    """A batch of ``records`` against the bundled claims, as `evidence refresh` builds it."""
     from evidence.claims import claims_frame, load_claims
-    from evidence.pipeline import Batch, apply_batch, run_row
-    from evidence.store import Store
+    from evidence.pipeline import Batch
 
-    records = pd.read_pickle(batch_file)
     registry = load_claims(DATA / "claims.yaml")
-    batch = Batch(
+    return Batch(
         records=records,
         claims=claims_frame(registry),
         topic_queries={k: t.query for k, t in registry.topics.items()},
         registry=registry,
         checked=set(records["pmid"]),
     )
+
+
+def child_fold(store_dir: Path, batch_file: Path, base_records: int) -> dict[str, Any]:
+    import pandas as pd
+
+    from evidence.pipeline import apply_batch, run_row
+    from evidence.store import Store
+
+    records = pd.read_pickle(batch_file)
+    batch = _batch(records)
     now = pd.Timestamp(FOLD_NOW)
     run_id = "bench-fold"
 
@@ -249,8 +256,7 @@ def child_build(
     from scale_corpus import FOLD_MIXES, SyntheticCorpus, curated_pmids
 
     from evidence import views
-    from evidence.claims import claims_frame, load_claims
-    from evidence.pipeline import Batch, apply_batch, build_default_store, run_row
+    from evidence.pipeline import apply_batch, build_default_store, run_row
     from evidence.schema import CURATOR_STANCES
     from evidence.store import Store
 
@@ -266,14 +272,7 @@ def child_build(
     for mix in FOLD_MIXES:
         corpus.fold_records(FOLD_N, mix).to_pickle(out_store.parent / f"fold-{mix}.pkl")
 
-    registry = load_claims(DATA / "claims.yaml")
-    batch = Batch(
-        records=records,
-        claims=claims_frame(registry),
-        topic_queries={k: t.query for k, t in registry.topics.items()},
-        registry=registry,
-        checked=set(records["pmid"]),
-    )
+    batch = _batch(records)
     now = pd.Timestamp(BASE_NOW)
     run_id = f"bench-base-{size}"
     n_new = len(records)

@@ -246,3 +246,14 @@ def table(frame: pd.DataFrame, *, key: str, config: dict | None = None, **kw):
             given["label"] = config[col].get("label")
         cfg[col] = given
     return st.dataframe(shown, hide_index=True, width="stretch", key=key, column_config=cfg, **kw)
+
+
+def audit_table(audit: pd.DataFrame, *, key: str) -> None:
+    """Editors' actions (`evidence.history_view.audit_log`), the sentence column wide."""
+    st.dataframe(
+        audit,
+        hide_index=True,
+        width="stretch",
+        key=key,
+        column_config={"What happened": st.column_config.TextColumn(width="large")},
+    )

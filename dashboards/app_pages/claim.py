@@ -370,10 +370,4 @@ audit = history_view.audit_log(snap, claim_id)
 if len(audit):
     label = f"Editors' actions on {claim_id} ({labels.count(len(audit), 'action')})"
     with st.expander(label):
-        st.dataframe(
-            audit,
-            hide_index=True,
-            width="stretch",
-            key="claim_audit",
-            column_config={"What happened": st.column_config.TextColumn(width="large")},
-        )
+        ui.audit_table(audit, key="claim_audit")

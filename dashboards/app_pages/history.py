@@ -70,10 +70,4 @@ if audit.empty:
     st.caption("No editor has changed anything yet.")
 else:
     st.caption(f"{labels.count(len(audit), 'action')}, newest first.")
-    st.dataframe(
-        audit,
-        hide_index=True,
-        width="stretch",
-        key="audit_table",
-        column_config={"What happened": st.column_config.TextColumn(width="large")},
-    )
+    ui.audit_table(audit, key="audit_table")
